@@ -1,0 +1,38 @@
+# Amend: `make run` starts the platform on embedded defaults, `make test` runs the suite.
+# Both create .venv and install the pinned dependencies on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export AMEND_DEBUG ?= 1
+
+.PHONY: install run test lint mlflow reference-model bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+reference-model: $(STAMP)
+	$(PY) -m workers.editor build-reference-model --out var/models/reference --if-missing
+
+run: $(STAMP) reference-model
+	$(PY) -m amend.run_local
+
+mlflow: $(STAMP)
+	$(PY) -m amend.mlflow_ui
+
+test: $(STAMP)
+	./scripts/ensure-chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

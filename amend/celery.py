@@ -1,0 +1,11 @@
+"""The Celery app. Broker and queues come from settings (CELERY_* names)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amend.settings")
+
+app = Celery("amend")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])

@@ -1,0 +1,88 @@
+"""The audit trail: append-only, hash-chained events.
+
+Each event's hash covers the previous event's hash and the event's canonical JSON, so
+removing, reordering or editing any row breaks the chain from that row on, and
+`manage.py verify_audit` names the first broken link. PostgreSQL refuses UPDATE and
+DELETE on the table with a trigger (see the migration); the model refuses them too.
+"""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    # The actor's username at the time, or "automation" for workers and the scheduler.
+    actor_name = models.CharField(max_length=150, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    model_line_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    fact_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+    def canonical(self) -> str:
+        """The event's content as canonical JSON: what its hash covers (with prev_hash)."""
+        return json.dumps(
+            {
+                "created_at": self.created_at.isoformat(),
+                "actor_id": self.actor_id,
+                "actor_name": self.actor_name,
+                "action": self.action,
+                "object_type": self.object_type,
+                "object_id": str(self.object_id),
+                "model_line_id": self.model_line_id,
+                "fact_id": self.fact_id,
+                "before": self.before,
+                "after": self.after,
+                "request_id": self.request_id,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256((self.prev_hash + self.canonical()).encode("utf-8")).hexdigest()
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events are append-only")

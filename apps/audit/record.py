@@ -1,0 +1,76 @@
+"""The one way to write an audit event. Call it inside the transaction of the change it records."""
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit.middleware import current_request_id
+from apps.audit.models import GENESIS_HASH, AuditEvent
+
+AUTOMATION = "automation"
+# Any constant: the key of the PostgreSQL advisory lock that serialises the chain's tail.
+_CHAIN_LOCK_KEY = 7_201_446_011
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy of value, exactly as the JSONField will give it back (so hashes verify)."""
+    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def record_event(
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    obj: Any,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+    model_line_id: int | None = None,
+    fact_id: int | None = None,
+) -> AuditEvent:
+    """Append one event to the chain. `actor` None means automation (workers, the scheduler)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_event must run inside the transaction of the change it records")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    event = AuditEvent(
+        created_at=timezone.now(),
+        actor=user,
+        actor_name=user.get_username() if user else AUTOMATION,
+        action=action,
+        object_type=type(obj).__name__.lower() if not isinstance(obj, str) else obj.split(":", 1)[0],
+        object_id=str(getattr(obj, "pk", None) or (obj.split(":", 1)[1] if isinstance(obj, str) else "")),
+        model_line_id=model_line_id,
+        fact_id=fact_id,
+        before=_plain(before),
+        after=_plain(after),
+        request_id=current_request_id.get(),
+        prev_hash=last or GENESIS_HASH,
+    )
+    event.hash = event.compute_hash()
+    event.save()
+    return event
+
+
+def verify_chain() -> tuple[int, AuditEvent | None, str]:
+    """Walk the chain in order. Returns (events checked, first broken event or None, why)."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != expected_prev:
+            return (
+                checked,
+                event,
+                "its prev_hash does not match the previous event's hash (a row was removed or reordered)",
+            )
+        if event.compute_hash() != event.hash:
+            return checked, event, "its content does not match its hash (the row was altered)"
+        expected_prev = event.hash
+        checked += 1
+    return checked, None, ""

@@ -1,0 +1,79 @@
+"""Fact edits and their reviews."""
+
+from django.conf import settings
+from django.db import models
+
+from apps.modellines.models import ModelLine
+
+
+class FactState(models.TextChoices):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    # Set by the release pipeline.
+    QUEUED = "queued"
+    APPLIED = "applied"
+    HELD = "held"
+    ROLLED_BACK = "rolled_back"
+    REVERTED = "reverted"
+
+
+class FactEdit(models.Model):
+    model_line = models.ForeignKey(ModelLine, on_delete=models.PROTECT, related_name="facts")
+    prompt = models.TextField()
+    target = models.TextField()
+    # The conflict key: NFC, case-folded, whitespace collapsed, trailing punctuation removed.
+    normalized_prompt = models.TextField(db_index=True)
+    paraphrases = models.JSONField(default=list, blank=True)
+    # [{"prompt": str, "answer": str | null}, ...]
+    locality_probes = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    rationale = models.TextField()
+    source = models.CharField(max_length=1000)
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="facts")
+    state = models.CharField(max_length=24, choices=FactState.choices, default=FactState.DRAFT, db_index=True)
+    # Bumped on every edit of the content: reviews of an older revision no longer count.
+    revision = models.PositiveIntegerField(default=1)
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    # Why the last transition happened (a gate that failed, a rollback, ...), for curators.
+    state_reason = models.TextField(blank=True)
+    # Per-fact evaluation results from the version that applied it (efficacy, generalization, ...).
+    results = models.JSONField(default=dict, blank=True)
+    # sha256 of (model line, prompt, target, source row) for idempotent bulk imports.
+    import_key = models.CharField(max_length=64, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["model_line", "state", "approved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prompt[:60]} -> {self.target[:40]}"
+
+
+class ReviewDecision(models.TextChoices):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
+
+
+class Review(models.Model):
+    fact = models.ForeignKey(FactEdit, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=24, choices=ReviewDecision.choices)
+    comment = models.TextField()
+    # The fact revision this review judged; a later edit makes it stale.
+    fact_revision = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

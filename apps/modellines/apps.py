@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModellinesConfig(AppConfig):
+    name = "apps.modellines"
+    label = "modellines"

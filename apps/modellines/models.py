@@ -1,0 +1,69 @@
+"""A model line: a base checkpoint, the editor's settings and the gates a version must pass."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+unit_interval = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class ModelLine(models.Model):
+    name = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    # A local Hugging Face directory or a hub id; empty means the bundled reference model.
+    base_model = models.CharField(max_length=500, blank=True)
+    # Dotted module names the editor changes; empty means the architecture family's default.
+    edited_modules = models.JSONField(default=list, blank=True)
+    # Editor settings passed to workers.editor.EditorConfig (method, lr, lam, steps, ...).
+    editor_settings = models.JSONField(default=dict, blank=True)
+    # A fixed set of unrelated prompts ({"prompt": ..., "answer": ... or null}) every version is checked on.
+    locality_probes = models.JSONField(default=list, blank=True)
+
+    min_efficacy = models.FloatField(default=0.9, validators=unit_interval)
+    min_generalization = models.FloatField(default=0.6, validators=unit_interval)
+    min_locality = models.FloatField(default=0.9, validators=unit_interval)
+    min_retention = models.FloatField(default=0.8, validators=unit_interval)
+    # Relative perplexity change on the fixed text: 0.10 allows +10%.
+    max_perplexity_drift = models.FloatField(default=0.10, validators=[MinValueValidator(0.0)])
+
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1), MaxValueValidator(10_000)])
+    max_wait = models.DurationField(default=timedelta(hours=1))
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def gates(self) -> dict[str, float]:
+        return {
+            "min_efficacy": self.min_efficacy,
+            "min_generalization": self.min_generalization,
+            "min_locality": self.min_locality,
+            "min_retention": self.min_retention,
+            "max_perplexity_drift": self.max_perplexity_drift,
+        }
+
+    def audit_snapshot(self) -> dict:
+        """What an audit event records of this line before and after a change."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "base_model": self.base_model,
+            "edited_modules": self.edited_modules,
+            "editor_settings": self.editor_settings,
+            "locality_probes": self.locality_probes,
+            **self.gates(),
+            "approvals_required": self.approvals_required,
+            "batch_size": self.batch_size,
+            "max_wait_seconds": self.max_wait.total_seconds(),
+        }
