@@ -27,3 +27,13 @@ def has_role(user: AbstractBaseUser | AnonymousUser | None, role: Role) -> bool:
 
 def roles_of(user: AbstractBaseUser | AnonymousUser | None) -> list[Role]:
     return [role for role in Role if has_role(user, role)]
+
+
+def grant_role(user: AbstractBaseUser, role: Role) -> None:
+    """Put `user` in the role's group (created if missing, e.g. after a test flushed the table)."""
+    from django.contrib.auth.models import Group
+
+    group, _ = Group.objects.get_or_create(name=role.value)
+    user.groups.add(group)
+    # has_role caches the names on the object: forget them so the new role counts at once.
+    user.__dict__.pop("_amend_role_names", None)

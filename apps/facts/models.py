@@ -27,6 +27,8 @@ class FactEdit(models.Model):
     target = models.TextField()
     # The conflict key: NFC, case-folded, whitespace collapsed, trailing punctuation removed.
     normalized_prompt = models.TextField(db_index=True)
+    # NFC, case-folded, whitespace collapsed: same prompt key + same target key = duplicate, else conflict.
+    normalized_target = models.TextField(blank=True)
     paraphrases = models.JSONField(default=list, blank=True)
     # [{"prompt": str, "answer": str | null}, ...]
     locality_probes = models.JSONField(default=list, blank=True)
@@ -54,10 +56,35 @@ class FactEdit(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["model_line", "state", "approved_at"])]
+        indexes = [
+            models.Index(fields=["model_line", "state", "approved_at"]),
+            models.Index(fields=["model_line", "normalized_prompt"]),
+        ]
+        constraints = [
+            # Importing the same row twice creates nothing new, even from two imports at once.
+            models.UniqueConstraint(
+                fields=["model_line", "import_key"], condition=~models.Q(import_key=""), name="fact_import_key_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prompt[:60]} -> {self.target[:40]}"
+
+    def audit_snapshot(self) -> dict:
+        """What an audit event records of this fact before and after a change."""
+        return {
+            "state": self.state,
+            "revision": self.revision,
+            "prompt": self.prompt,
+            "target": self.target,
+            "paraphrases": self.paraphrases,
+            "locality_probes": self.locality_probes,
+            "subject": self.subject,
+            "rationale": self.rationale,
+            "source": self.source,
+            "supersedes_id": self.supersedes_id,
+            "state_reason": self.state_reason,
+        }
 
 
 class ReviewDecision(models.TextChoices):

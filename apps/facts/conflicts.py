@@ -1,0 +1,88 @@
+"""Conflicts and duplicates: two facts on one line that answer the same prompt.
+
+Prompts are compared by a normal form (NFC, case folded, whitespace collapsed, trailing
+punctuation removed), so "Who wrote Hamlet?" and "who  wrote hamlet" are the same
+question. Targets are compared by a gentler form (NFC, case folded, whitespace collapsed).
+"""
+
+import re
+import unicodedata
+
+from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from apps.facts.models import FactEdit
+from apps.facts.states import DUPLICATE_STATES, LIVE_STATES
+from apps.modellines.models import ModelLine
+
+_SPACES = re.compile(r"\s+")
+
+
+def _collapse(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+def normalize_prompt(text: str) -> str:
+    """The conflict key of a prompt."""
+    key = _collapse(text)
+    while key and (unicodedata.category(key[-1]).startswith("P") or key[-1].isspace()):
+        key = key[:-1]
+    return key
+
+
+def normalize_target(text: str) -> str:
+    return _collapse(text)
+
+
+def _same_prompt(model_line: ModelLine | int, prompt: str, exclude: FactEdit | int | None) -> QuerySet[FactEdit]:
+    line_id = model_line if isinstance(model_line, int) else model_line.pk
+    facts = FactEdit.objects.filter(model_line_id=line_id, normalized_prompt=normalize_prompt(prompt))
+    if exclude is not None:
+        facts = facts.exclude(pk=exclude if isinstance(exclude, int) else exclude.pk)
+    return facts
+
+
+def find_conflicts(
+    model_line: ModelLine | int, prompt: str, target: str, exclude: FactEdit | int | None = None
+) -> list[FactEdit]:
+    """Live facts (submitted, approved, queued, applied) on the line with the same prompt and another target."""
+    return list(
+        _same_prompt(model_line, prompt, exclude)
+        .filter(state__in=LIVE_STATES)
+        .exclude(normalized_target=normalize_target(target))
+        .order_by("id")
+    )
+
+
+def find_duplicate(
+    model_line: ModelLine | int, prompt: str, target: str, exclude: FactEdit | int | None = None
+) -> FactEdit | None:
+    """A fact still in play on the line with the same prompt and the same target, if any."""
+    return (
+        _same_prompt(model_line, prompt, exclude)
+        .filter(state__in=DUPLICATE_STATES, normalized_target=normalize_target(target))
+        .order_by("id")
+        .first()
+    )
+
+
+def blocking_conflicts(fact: FactEdit) -> list[FactEdit]:
+    """The conflicts that stop `fact` from being approved: all of them except the fact it supersedes."""
+    conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+    return [other for other in conflicts if other.pk != fact.supersedes_id]
+
+
+def with_conflict_flag(facts: QuerySet[FactEdit]) -> QuerySet[FactEdit]:
+    """Annotate each fact with `has_conflict` (what the review queue flags), in one query."""
+    others = (
+        FactEdit.objects.filter(
+            model_line_id=OuterRef("model_line_id"),
+            normalized_prompt=OuterRef("normalized_prompt"),
+            state__in=LIVE_STATES,
+        )
+        .exclude(pk=OuterRef("pk"))
+        .exclude(normalized_target=OuterRef("normalized_target"))
+        # Coalesce: a NULL supersedes_id would make the comparison NULL and drop every row.
+        .exclude(pk=Coalesce(OuterRef("supersedes_id"), Value(0)))
+    )
+    return facts.annotate(has_conflict=Exists(others))

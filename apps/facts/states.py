@@ -1,0 +1,45 @@
+"""The fact state machine: which transitions exist, and which states count as live on a model line."""
+
+from apps.facts.models import FactState
+
+S = FactState
+
+# from-state -> the states it may move to. Anything else raises TransitionError.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.SUBMITTED, S.WITHDRAWN}),
+    S.SUBMITTED: frozenset({S.APPROVED, S.REJECTED, S.CHANGES_REQUESTED, S.WITHDRAWN}),
+    S.CHANGES_REQUESTED: frozenset({S.SUBMITTED, S.WITHDRAWN}),
+    # Until the pipeline claims it, an approved fact can still be withdrawn by its curator.
+    S.APPROVED: frozenset({S.QUEUED, S.WITHDRAWN}),
+    # Pipeline states: a claimed batch is applied, held by a failed gate, or handed back to the queue.
+    S.QUEUED: frozenset({S.APPLIED, S.HELD, S.APPROVED}),
+    S.HELD: frozenset({S.QUEUED, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    S.APPLIED: frozenset({S.ROLLED_BACK, S.REVERTED}),
+    # Production pointed back at an older version: the fact may come back (roll forward) or be reverted.
+    S.ROLLED_BACK: frozenset({S.APPLIED, S.QUEUED, S.APPROVED, S.REVERTED}),
+    S.REJECTED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+    S.REVERTED: frozenset(),
+}
+
+# A fact in one of these states is what the model line says (or will say): conflicts are checked against them.
+LIVE_STATES: frozenset[str] = frozenset({S.SUBMITTED, S.APPROVED, S.QUEUED, S.APPLIED})
+# An identical fact in one of these states makes a new one a duplicate.
+DUPLICATE_STATES: frozenset[str] = frozenset(
+    {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.QUEUED, S.APPLIED, S.HELD}
+)
+# The curator may still change the content.
+EDITABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.CHANGES_REQUESTED})
+TERMINAL_STATES: frozenset[str] = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
+
+
+def can_transition(from_state: str, to_state: str) -> bool:
+    return to_state in TRANSITIONS.get(from_state, frozenset())
+
+
+def transition_refusal(from_state: str, to_state: str) -> str:
+    """The reason a transition is refused, in words."""
+    allowed = sorted(TRANSITIONS.get(from_state, frozenset()))
+    if not allowed:
+        return f"a {from_state} fact is final and cannot become {to_state}"
+    return f"a {from_state} fact cannot become {to_state} (allowed: {', '.join(allowed)})"

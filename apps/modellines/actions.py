@@ -1,0 +1,82 @@
+"""Creating and changing model lines: operators only, each change audited with before and after."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from apps.accounts.roles import Role, has_role
+from apps.audit.record import record_event
+from apps.modellines.models import ModelLine
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "base_model",
+        "edited_modules",
+        "editor_settings",
+        "locality_probes",
+        "min_efficacy",
+        "min_generalization",
+        "min_locality",
+        "min_retention",
+        "max_perplexity_drift",
+        "approvals_required",
+        "batch_size",
+        "max_wait",
+    }
+)
+
+
+def _require_operator(actor: AbstractBaseUser | None) -> None:
+    if not has_role(actor, Role.OPERATOR):
+        raise PermissionDenied("only an operator may create or change model lines")
+
+
+def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "is not a setting of a model line" for name in sorted(unknown)})
+    if isinstance(fields.get("max_wait"), int | float):
+        fields["max_wait"] = timedelta(seconds=fields["max_wait"])
+    for name, value in fields.items():
+        setattr(line, name, value)
+    # full_clean: validators (gates in [0, 1], approvals 1..10, slug name, unique name) hold for every caller.
+    line.full_clean(exclude=["created_by"])
+
+
+@transaction.atomic
+def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLine:
+    _require_operator(actor)
+    line = ModelLine(created_by=actor)
+    _apply(line, fields)
+    line.save()
+    record_event(actor, "modelline.created", line, after=line.audit_snapshot(), model_line_id=line.pk)
+    return line
+
+
+@transaction.atomic
+def update_model_line(actor: AbstractBaseUser | None, line: ModelLine, **fields: Any) -> ModelLine:
+    _require_operator(actor)
+    current = ModelLine.objects.select_for_update().get(pk=line.pk)
+    before = current.audit_snapshot()
+    _apply(current, fields)
+    after = current.audit_snapshot()
+    if after == before:
+        return current
+    current.save()
+    changed = sorted(name for name in after if after[name] != before.get(name))
+    record_event(
+        actor,
+        "modelline.updated",
+        current,
+        before={name: before.get(name) for name in changed},
+        after={name: after[name] for name in changed},
+        model_line_id=current.pk,
+    )
+    if line is not current:
+        line.refresh_from_db()
+    return current

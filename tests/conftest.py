@@ -1,0 +1,113 @@
+"""Shared fixtures: one user per role, a model line, fact helpers and API clients.
+
+Other parts' tests reuse these; keep them small and their names plain.
+"""
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.accounts.roles import Role, grant_role
+from apps.facts.actions import create_fact
+from apps.facts.models import FactEdit
+from apps.modellines.actions import create_model_line
+from apps.modellines.models import ModelLine
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., object]:
+    """make_user("name", Role.CURATOR, ...) -> a user holding those roles, password PASSWORD."""
+
+    def make(username: str, *roles: Role, **extra) -> object:
+        user = get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
+        for role in roles:
+            grant_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def curator(make_user):
+    return make_user("cora", Role.CURATOR)
+
+
+@pytest.fixture
+def other_curator(make_user):
+    return make_user("colin", Role.CURATOR)
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("rita", Role.REVIEWER)
+
+
+@pytest.fixture
+def second_reviewer(make_user):
+    return make_user("rob", Role.REVIEWER)
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("otto", Role.OPERATOR)
+
+
+@pytest.fixture
+def auditor(make_user):
+    return make_user("ada", Role.AUDITOR)
+
+
+@pytest.fixture
+def nobody(make_user):
+    """Signed in, but holding no role."""
+    return make_user("nora")
+
+
+@pytest.fixture
+def model_line(operator) -> ModelLine:
+    return create_model_line(operator, name="geo", description="Geography facts")
+
+
+@pytest.fixture
+def make_fact(curator, model_line) -> Callable[..., FactEdit]:
+    """make_fact(prompt=..., target=..., actor=..., submit=...) -> a fact created through the service."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(
+        prompt: str | None = None, target: str = "Paris", *, actor=None, line: ModelLine | None = None, **fields
+    ) -> FactEdit:
+        fields.setdefault("rationale", "The atlas was updated")
+        fields.setdefault("source", "https://example.org/atlas")
+        return create_fact(
+            actor or curator,
+            line or model_line,
+            prompt=prompt or f"What is the capital of country number {next(counter)}?",
+            target=target,
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def submitted_fact(make_fact) -> FactEdit:
+    return make_fact("What is the capital of France?", "Paris", paraphrases=["France's capital city is"])
+
+
+@pytest.fixture
+def api_client_for(db) -> Callable[[object | None], APIClient]:
+    """api_client_for(user) -> an APIClient authenticated with the user's token; None -> anonymous."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
