@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files served locally: /api/docs/ works offline
     "apps.accounts",
     "apps.audit",
     "apps.modellines",
@@ -138,7 +139,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"writes": os.environ.get("AMEND_WRITE_THROTTLE", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": os.environ.get("AMEND_WRITE_THROTTLE", "6000/min"),
+        "sign_in": os.environ.get("AMEND_SIGN_IN_THROTTLE", "30/min"),
+    },
+    "EXCEPTION_HANDLER": "amend.api_support.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Amend API",
@@ -146,6 +151,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"FactStateEnum": "apps.facts.models.FactState"},
 }
 
 CACHES = {
@@ -188,6 +197,22 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A batch redelivered more often than this is a poison pill: it ends `failed` with its reason.
 AMEND_MAX_DELIVERIES = int(os.environ.get("AMEND_MAX_DELIVERIES", "3"))
+# A task that ends on purpose to retry later (MLflow unreachable) backs off exponentially: base, 2x, 4x, ... cap.
+AMEND_RETRY_BASE_SECONDS = float(os.environ.get("AMEND_RETRY_BASE_SECONDS", "5"))
+AMEND_RETRY_MAX_SECONDS = float(os.environ.get("AMEND_RETRY_MAX_SECONDS", "300"))
+# After this many retries of one batch its facts go back to the queue (the batch ends `failed`).
+AMEND_MLFLOW_MAX_RETRIES = int(os.environ.get("AMEND_MLFLOW_MAX_RETRIES", "10"))
+# Quick tries of each MLflow call inside a task before the task itself retries.
+AMEND_MLFLOW_ATTEMPTS = int(os.environ.get("AMEND_MLFLOW_ATTEMPTS", "3"))
+AMEND_MLFLOW_BACKOFF_SECONDS = float(os.environ.get("AMEND_MLFLOW_BACKOFF_SECONDS", "0.5"))
+# Retention is measured on every earlier fact of the lineage, or a seeded sample of this size above it.
+AMEND_RETENTION_SAMPLE = int(os.environ.get("AMEND_RETENTION_SAMPLE", "200"))
+# Greedy answers before and after the edit, for the facts' pages (first N facts of a batch).
+AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
+# Where a worker keeps deltas and normaliser states it has written or downloaded.
+AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
+# Model lines whose model a worker keeps loaded at once (least recently used out).
+AMEND_WORKER_MAX_LINES = int(os.environ.get("AMEND_WORKER_MAX_LINES", "2"))
 
 # MLflow: a tracking server in production, a local SQLite store with file artifacts otherwise.
 MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow' / 'mlflow.db'}")

@@ -1,0 +1,59 @@
+"""Promotion gates: a version is promoted automatically only if it meets every gate of its model line."""
+
+import math
+from typing import Any
+
+from apps.modellines.models import ModelLine
+
+# gate field on ModelLine -> (metric it reads, "min" or "max", words for the reason)
+GATES: dict[str, tuple[str, str, str]] = {
+    "min_efficacy": ("efficacy", "min", "efficacy"),
+    "min_generalization": ("generalization", "min", "generalisation"),
+    "min_locality": ("locality", "min", "locality"),
+    "min_retention": ("retention", "min", "retention of earlier facts"),
+    "max_perplexity_drift": ("perplexity_drift", "max", "perplexity drift"),
+}
+
+
+def non_finite_metrics(metrics: dict[str, Any]) -> list[str]:
+    """Names of metrics that are NaN or infinite (such a version fails outright)."""
+    return sorted(
+        name for name, value in metrics.items() if isinstance(value, int | float) and not math.isfinite(value)
+    )
+
+
+def evaluate_gates(model_line: ModelLine, metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each gate's verdict. A metric with no data (no paraphrases, no earlier facts) passes, saying so."""
+    results: dict[str, dict[str, Any]] = {}
+    for gate, (metric, sense, words) in GATES.items():
+        threshold = float(getattr(model_line, gate))
+        value = metrics.get(metric)
+        if value is None:
+            results[gate] = {
+                "metric": metric,
+                "threshold": threshold,
+                "value": None,
+                "passed": True,
+                "reason": f"no data for {words}",
+            }
+            continue
+        value = float(value)
+        if not math.isfinite(value):
+            passed = False
+            reason = f"{words} is not a finite number"
+        elif sense == "min":
+            passed = value >= threshold
+            reason = f"{words} {value:.3f} {'>=' if passed else 'is below the minimum'} {threshold:.3f}"
+        else:
+            passed = value <= threshold
+            reason = f"{words} {value:+.3f} {'<=' if passed else 'is above the maximum'} {threshold:+.3f}"
+        results[gate] = {"metric": metric, "threshold": threshold, "value": value, "passed": passed, "reason": reason}
+    return results
+
+
+def all_passed(gate_results: dict[str, dict[str, Any]]) -> bool:
+    return all(result["passed"] for result in gate_results.values())
+
+
+def failure_reasons(gate_results: dict[str, dict[str, Any]]) -> list[str]:
+    return [result["reason"] for result in gate_results.values() if not result["passed"]]

@@ -1,0 +1,38 @@
+"""What a GPU worker hands to the database when it has built a version (plain data, no torch)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class BuiltVersion:
+    """A version computed by a worker, not yet recorded: the inputs of `actions.record_version`."""
+
+    parent_id: int
+    fact_ids: list[int]
+    content_hash: str
+    metrics: dict[str, float]
+    # fact id -> {efficacy, generalization, locality, answer_before, answer_after, ...}
+    per_fact: dict[int, dict[str, Any]]
+    # The deltas this version adds to its parent, in order (local paths).
+    delta_paths: list[str]
+    normalizer_path: str
+    delta_bytes: int
+    checkpoint_bytes: int
+    stage_seconds: dict[str, float]
+    built_from: datetime
+    built_until: datetime
+    replayed_batch_ids: list[int] = field(default_factory=list)
+    # Why the version cannot be used at all (non-finite weights or metrics); empty when it can.
+    failure: str = ""
+    editor_settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrackedVersion:
+    """Where MLflow keeps a version: its run and its registered model version."""
+
+    run_id: str = ""
+    model_name: str = ""
+    model_version: str = ""

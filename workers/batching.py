@@ -1,0 +1,57 @@
+"""Tasks on the `default` queue: cut due batches (beat), release now, promote, move MLflow aliases."""
+
+import logging
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from apps.modellines.models import ModelLine
+from apps.releases import actions
+from apps.releases.models import ModelVersion, Promotion, PromotionKind
+from workers import tracking
+from workers.gpu import retry_countdown
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="workers.batching.cut_due_batches")
+def cut_due_batches() -> list[int]:
+    """Beat: every model line with `batch_size` approved facts, or whose oldest waited `max_wait`."""
+    return [batch.pk for batch in actions.cut_due_batches()]
+
+
+@shared_task(name="workers.batching.release_now")
+def release_now(model_line_id: int, user_id: int) -> int:
+    user = get_user_model().objects.get(pk=user_id)
+    return actions.release_now(user, ModelLine.objects.get(pk=model_line_id)).pk
+
+
+@shared_task(name="workers.batching.promote_version")
+def promote_version(version_id: int) -> dict:
+    """Promote a candidate that met every gate (a no-op if an operator acted on it meanwhile)."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return {"version": version_id, "skipped": "no such version"}
+    promotion = actions.promote(None, version, automatic=True)
+    return {"version": version.number, "promoted": promotion is not None}
+
+
+@shared_task(bind=True, name="workers.batching.sync_aliases", max_retries=None, acks_late=True)
+def sync_aliases(self, model_line_id: int) -> dict:
+    """Make MLflow's `production` and `previous` aliases say what the database says, retrying with backoff."""
+    production = actions.production_version(model_line_id)
+    if production is None or not production.mlflow_model_version:
+        return {"model_line": model_line_id, "skipped": True}
+    last = (
+        Promotion.objects.filter(model_line_id=model_line_id, version=production)
+        .exclude(kind=PromotionKind.HOLD)
+        .select_related("previous")
+        .first()
+    )
+    previous = last.previous.mlflow_model_version if last and last.previous_id else None
+    try:
+        tracking.set_aliases(production.mlflow_model_name, production.mlflow_model_version, previous)
+    except tracking.TrackingUnavailableError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
+    actions.mark_aliases_synced(model_line_id)
+    return {"production": production.mlflow_model_version, "previous": previous}

@@ -1,0 +1,118 @@
+"""Tasks on the `gpu` queue: apply a batch, export a promoted checkpoint, answer a probe.
+
+A GPU worker runs with prefetch 1 and late acknowledgement: a task whose process died goes back
+to the queue. Deliveries are counted in the database, so a batch that keeps killing its worker
+ends `failed` after AMEND_MAX_DELIVERIES instead of looping. torch and the editor are imported
+inside the tasks only: CUDA is touched by the worker process that runs the task, never earlier.
+"""
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.facts.errors import TransitionError
+from apps.facts.models import FactState
+from apps.releases import actions
+from apps.releases.models import Batch, BatchState, ModelVersion, Probe, ProbeState
+from workers import tracking
+
+log = logging.getLogger(__name__)
+
+GPU_TASK = {"acks_late": True, "reject_on_worker_lost": True, "queue": "gpu"}
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff for a task's own retries: base, 2*base, 4*base, ... capped."""
+    base = settings.AMEND_RETRY_BASE_SECONDS
+    cap = settings.AMEND_RETRY_MAX_SECONDS
+    return min(cap, base * 2 ** max(0, retries - 1))
+
+
+@shared_task(bind=True, name="workers.gpu.apply_batch", max_retries=None, **GPU_TASK)
+def apply_batch(self, batch_id: int) -> dict:
+    from workers import pipeline
+    from workers.editor import EditorError
+    from workers.lineage import LineageError
+
+    try:
+        batch = actions.count_delivery(batch_id)
+    except Batch.DoesNotExist:
+        log.warning("batch %s does not exist (a message from an old database?); dropped", batch_id)
+        return {"batch": batch_id, "skipped": "no such batch"}
+    if batch.state != BatchState.PENDING:
+        version = ModelVersion.objects.filter(batch=batch).first()
+        return {"batch": batch_id, "state": batch.state, "version": version.number if version else None}
+    cap = settings.AMEND_MAX_DELIVERIES
+    if batch.deliveries > cap:
+        reason = f"the worker stopped {batch.deliveries - 1} times while applying this batch (limit {cap})"
+        actions.fail_batch(batch, reason)
+        return {"batch": batch_id, "state": BatchState.FAILED, "reason": reason}
+    try:
+        version = pipeline.apply_batch(batch_id)
+    except tracking.TrackingUnavailableError as exc:
+        batch = actions.end_delivery_for_retry(batch_id, str(exc))
+        limit = settings.AMEND_MLFLOW_MAX_RETRIES
+        if batch.retries > limit:
+            # Not the facts' fault: they go back to the queue for a later batch.
+            actions.fail_batch(batch, f"MLflow unreachable after {limit} retries: {exc}", facts_to=FactState.APPROVED)
+            return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
+        raise self.retry(exc=exc, countdown=retry_countdown(batch.retries)) from exc
+    except (EditorError, LineageError, TransitionError) as exc:
+        actions.fail_batch(batch, str(exc))
+        return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
+    except Exception as exc:
+        actions.fail_batch(batch, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
+        raise
+    if version is None:
+        return {"batch": batch_id, "state": "not pending"}
+    return {"batch": batch_id, "version": version.number, "state": version.state}
+
+
+@shared_task(bind=True, name="workers.gpu.export_checkpoint", max_retries=None, **GPU_TASK)
+def export_checkpoint(self, version_id: int) -> dict:
+    """Write a promoted version as a standard Hugging Face directory into its MLflow run."""
+    from workers import lineage
+
+    version = ModelVersion.objects.select_related("model_line").filter(pk=version_id).first()
+    if version is None or version.checkpoint_uri or not version.mlflow_run_id:
+        return {"version": version_id, "skipped": True}
+    model = lineage.line_model(version.model_line)
+    lineage.materialise(model, version)
+    directory = Path(tempfile.mkdtemp(prefix="amend-checkpoint-"))
+    try:
+        model.loaded.model.save_pretrained(directory, safe_serialization=True)
+        model.loaded.tokenizer.save_pretrained(directory)
+        (directory / "AMEND_VERSION").write_text(
+            f"{version.model_line.name} v{version.number}\ncontent_hash {version.content_hash}\n"
+        )
+        uri = tracking.log_checkpoint(version.mlflow_run_id, directory)
+    except tracking.TrackingUnavailableError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    actions.set_checkpoint_uri(version, uri)
+    return {"version": version.number, "checkpoint": uri}
+
+
+@shared_task(name="workers.gpu.answer_probe", **GPU_TASK)
+def answer_probe(probe_id: int) -> dict:
+    """The greedy answer of one version to one prompt."""
+    from workers import lineage
+    from workers.editor import EditorError, generate_answer
+
+    probe = Probe.objects.select_related("version", "model_line").filter(pk=probe_id).first()
+    if probe is None or probe.state != ProbeState.PENDING:
+        return {"probe": probe_id, "skipped": True}
+    try:
+        model = lineage.line_model(probe.model_line)
+        lineage.materialise(model, probe.version)
+        answer = generate_answer(model.loaded, probe.prompt, max_new_tokens=probe.max_new_tokens)
+    except (EditorError, lineage.LineageError, tracking.TrackingUnavailableError) as exc:
+        actions.finish_probe(probe, error=str(exc))
+        return {"probe": probe_id, "error": str(exc)}
+    actions.finish_probe(probe, answer=answer)
+    return {"probe": probe_id, "answer": answer}

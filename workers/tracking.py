@@ -1,0 +1,221 @@
+"""MLflow: a run and a registered model version per model version, aliases that follow the database.
+
+Every call goes through `with_backoff`: a few quick tries with exponential backoff, then
+TrackingUnavailableError, which the Celery task turns into a retry of its own (longer backoff). Nothing
+is written to the database before MLflow has the version, so an unreachable server loses nothing.
+A run left behind by a worker that died before recording its version is deleted on redelivery,
+so each batch ends with exactly one run and one registered version.
+"""
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from apps.modellines.models import ModelLine
+from apps.releases.records import TrackedVersion
+
+# Fail fast inside MLflow's own HTTP client: the retry policy is ours (here and in the task).
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BATCH_TAG = "amend.batch"
+VERSION_TAG = "amend.version"
+LINE_TAG = "amend.model_line"
+
+
+class TrackingUnavailableError(Exception):
+    """MLflow could not be reached (or refused) after the in-process retries."""
+
+
+def with_backoff(what: str, call: Callable[[], T], *, attempts: int | None = None, base: float | None = None) -> T:
+    """Run an MLflow call, retrying with exponential backoff (base, 2*base, 4*base, ...)."""
+    attempts = attempts or settings.AMEND_MLFLOW_ATTEMPTS
+    base = base if base is not None else settings.AMEND_MLFLOW_BACKOFF_SECONDS
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts - 1:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise TrackingUnavailableError(f"MLflow {what} failed after {attempts} tries: {first[:300]}") from exc
+            delay = base * 2**attempt
+            log.warning("MLflow %s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def client() -> Any:
+    from mlflow.tracking import MlflowClient
+
+    uri = settings.MLFLOW_TRACKING_URI
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def registered_model_name(line: ModelLine) -> str:
+    return f"amend-{line.name}"
+
+
+def _local_store() -> bool:
+    return not settings.MLFLOW_TRACKING_URI.startswith(("http://", "https://", "databricks"))
+
+
+def experiment_id(mlflow: Any, line: ModelLine) -> str:
+    name = f"amend/{line.name}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            mlflow.restore_experiment(found.experiment_id)
+        return found.experiment_id
+    # A local store keeps artifacts under MLFLOW_ARTIFACT_ROOT; a server decides for itself.
+    location = Path(settings.MLFLOW_ARTIFACT_ROOT, line.name).resolve().as_uri() if _local_store() else None
+    return mlflow.create_experiment(name, artifact_location=location, tags={LINE_TAG: str(line.pk)})
+
+
+def _ensure_registered_model(mlflow: Any, name: str, line: ModelLine) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.get_registered_model(name)
+    except MlflowException:
+        mlflow.create_registered_model(name, tags={LINE_TAG: str(line.pk)}, description=line.description[:500])
+
+
+def forget_orphans(line: ModelLine, batch_key: str, keep_run_id: str = "") -> int:
+    """Delete runs (and their registered versions) of a batch that never reached the database."""
+
+    def run() -> int:
+        mlflow = client()
+        exp = mlflow.get_experiment_by_name(f"amend/{line.name}")
+        if exp is None:
+            return 0
+        orphans = mlflow.search_runs([exp.experiment_id], filter_string=f"tags.`{BATCH_TAG}` = '{batch_key}'")
+        name = registered_model_name(line)
+        removed = 0
+        for orphan in orphans:
+            if orphan.info.run_id == keep_run_id:
+                continue
+            for mv in mlflow.search_model_versions(f"run_id = '{orphan.info.run_id}'"):
+                mlflow.delete_model_version(name, mv.version)
+            mlflow.delete_run(orphan.info.run_id)
+            removed += 1
+        return removed
+
+    return with_backoff("cleanup of orphan runs", run)
+
+
+def log_version(
+    line: ModelLine,
+    *,
+    batch_key: str,
+    number: int,
+    parent_number: int | None,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    artifacts_dir: Path | None,
+    report: dict[str, Any],
+    content_hash: str,
+    fact_count: int,
+) -> TrackedVersion:
+    """One run with params, metrics and artifacts, and the registered model version for it."""
+    forget_orphans(line, batch_key)
+
+    def run() -> TrackedVersion:
+        mlflow = client()
+        exp = experiment_id(mlflow, line)
+        tags = {BATCH_TAG: batch_key, VERSION_TAG: str(number), LINE_TAG: line.name}
+        created = mlflow.create_run(exp, tags=tags, run_name=f"{line.name} v{number}")
+        run_id = created.info.run_id
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        mlflow.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), now, 0) for key, value in sorted(metrics.items())],
+            params=[Param(key, str(value)[:6000]) for key, value in sorted(params.items())],
+        )
+        if artifacts_dir is not None:
+            mlflow.log_artifacts(run_id, str(artifacts_dir))
+        mlflow.log_dict(run_id, report, "evaluation_report.json")
+        name = registered_model_name(line)
+        _ensure_registered_model(mlflow, name, line)
+        mv = mlflow.create_model_version(
+            name,
+            source=f"{created.info.artifact_uri}",
+            run_id=run_id,
+            tags={
+                "batch": batch_key,
+                "parent_version": "" if parent_number is None else str(parent_number),
+                "content_hash": content_hash,
+                "fact_count": str(fact_count),
+                "amend_version": str(number),
+            },
+            description=f"{line.name} v{number}",
+        )
+        mlflow.set_terminated(run_id, "FINISHED")
+        return TrackedVersion(run_id=run_id, model_name=name, model_version=str(mv.version))
+
+    return with_backoff("logging of the version", run)
+
+
+def set_aliases(model_name: str, production: str, previous: str | None) -> None:
+    """Point `production` (and `previous`) at registered versions; no `previous` removes that alias."""
+
+    def run() -> None:
+        mlflow = client()
+        mlflow.set_registered_model_alias(model_name, "production", production)
+        if previous:
+            mlflow.set_registered_model_alias(model_name, "previous", previous)
+        else:
+            from mlflow.exceptions import MlflowException
+
+            with contextlib.suppress(MlflowException):
+                mlflow.delete_registered_model_alias(model_name, "previous")
+
+    with_backoff("alias update", run)
+
+
+def log_checkpoint(run_id: str, directory: Path) -> str:
+    """Upload a full Hugging Face checkpoint directory into the run, under checkpoint/."""
+
+    def run() -> str:
+        mlflow = client()
+        mlflow.log_artifacts(run_id, str(directory), "checkpoint")
+        return f"{mlflow.get_run(run_id).info.artifact_uri}/checkpoint"
+
+    return with_backoff("checkpoint upload", run)
+
+
+def fetch_artifact(uri: str, cache_dir: Path) -> Path:
+    """A local copy of `runs:/<run>/<path>`: from the worker's cache, else downloaded from MLflow."""
+    if not uri.startswith("runs:/"):
+        return Path(uri)
+    run_id, _, relative = uri.removeprefix("runs:/").partition("/")
+    local = cache_dir / run_id / relative
+    if local.exists():
+        return local
+
+    def run() -> Path:
+        from mlflow.artifacts import download_artifacts
+
+        staging = cache_dir / run_id / ".download"
+        staging.mkdir(parents=True, exist_ok=True)
+        path = Path(
+            download_artifacts(artifact_uri=uri, dst_path=str(staging), tracking_uri=settings.MLFLOW_TRACKING_URI)
+        )
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), local)
+        return local
+
+    return with_backoff("artifact download", run)
