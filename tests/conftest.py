@@ -19,6 +19,12 @@ from apps.modellines.models import ModelLine
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # The production hasher takes ~0.3 s per user on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db) -> Callable[..., object]:
     """make_user("name", Role.CURATOR, ...) -> a user holding those roles, password PASSWORD."""

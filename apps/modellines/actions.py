@@ -9,6 +9,7 @@ from django.db import transaction
 
 from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event
+from apps.facts.validation import clean_locality_probes, clean_text
 from apps.modellines.models import ModelLine
 
 EDITABLE_FIELDS = frozenset(
@@ -36,10 +37,37 @@ def _require_operator(actor: AbstractBaseUser | None) -> None:
         raise PermissionDenied("only an operator may create or change model lines")
 
 
+def _plain_json(field: str, value: Any, depth: int = 0) -> None:
+    """Settings are stored as JSON: plain values only, no control characters (PostgreSQL refuses NUL)."""
+    if depth > 8:
+        raise ValidationError({field: "is nested too deeply"})
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _plain_json(field, key, depth + 1)
+            _plain_json(field, item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _plain_json(field, item, depth + 1)
+    elif isinstance(value, str):
+        clean_text(field, value, max_length=10_000, required=False)
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise ValidationError({field: f"holds a value that is not JSON ({type(value).__name__})"})
+
+
 def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "is not a setting of a model line" for name in sorted(unknown)})
+    for name in ("description", "base_model"):
+        if name in fields:
+            fields[name] = clean_text(
+                name, fields[name], max_length=5000, required=False, multiline=name == "description"
+            )
+    if "locality_probes" in fields:
+        fields["locality_probes"] = clean_locality_probes(fields["locality_probes"])
+    for name in ("edited_modules", "editor_settings"):
+        if name in fields:
+            _plain_json(name, fields[name])
     if isinstance(fields.get("max_wait"), int | float):
         fields["max_wait"] = timedelta(seconds=fields["max_wait"])
     for name, value in fields.items():

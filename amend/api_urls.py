@@ -1,0 +1,28 @@
+"""The REST API, mounted at /api/ by amend/urls.py. Other parts register their viewsets on `router`."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts.api import MeView, MyTokenView, SignInTokenView
+from apps.audit.api import AuditEventViewSet
+from apps.facts.api import FactViewSet, ReviewViewSet
+from apps.modellines.api import ModelLineViewSet
+
+router = DefaultRouter()
+router.register("facts", FactViewSet, basename="fact")
+router.register("reviews", ReviewViewSet, basename="review")
+router.register("model-lines", ModelLineViewSet, basename="modelline")
+router.register("audit/events", AuditEventViewSet, basename="auditevent")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("auth/token/", SignInTokenView.as_view(), name="api-sign-in-token"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("me/token/", MyTokenView.as_view(), name="api-my-token"),
+    # Release pipeline API (issue 4).
+    path("", include("apps.releases.api_urls")),
+    path("", include(router.urls)),
+]

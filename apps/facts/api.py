@@ -1,0 +1,183 @@
+"""REST API for facts and reviews: thin views over apps.facts.actions."""
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from amend.api_support import HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.roles import Role
+from apps.facts import actions
+from apps.facts.conflicts import with_conflict_flag
+from apps.facts.imports import format_for
+from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
+from apps.facts.serializers import (
+    FactCreateSerializer,
+    FactDetailSerializer,
+    FactSerializer,
+    FactUpdateSerializer,
+    ImportReportSerializer,
+    ImportSerializer,
+    ReviewCreateSerializer,
+    ReviewSerializer,
+    SupersedeSerializer,
+    WithdrawSerializer,
+)
+
+REFUSALS = {
+    400: OpenApiResponse(description="invalid input: the body names each field and the reason"),
+    403: OpenApiResponse(description="the user's role does not allow this"),
+    409: OpenApiResponse(description="the workflow refuses this now; `detail` says why"),
+}
+
+
+class FactFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=FactState.choices)
+    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    submitter = django_filters.CharFilter(field_name="submitter__username")
+    mine = django_filters.BooleanFilter(method="filter_mine", label="only my facts")
+    search = django_filters.CharFilter(method="filter_search", label="prompt or target contains")
+    ordering = django_filters.OrderingFilter(fields=("created_at", "submitted_at", "approved_at", "id"))
+
+    class Meta:
+        model = FactEdit
+        fields = ["state", "model_line", "submitter"]
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        user = self.request.user
+        return queryset.filter(submitter=user) if value else queryset.exclude(submitter=user)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        from django.db.models import Q
+
+        return queryset.filter(Q(prompt__icontains=value) | Q(target__icontains=value)) if value else queryset
+
+
+class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Fact edits. Everyone with a role reads; curators create and edit their own; reviewers review."""
+
+    permission_classes = [HasAnyRole]
+    throttle_classes = [WriteThrottle]
+    pagination_class = Pagination
+    filterset_class = FactFilter
+
+    def get_permissions(self) -> list:
+        # Refuse the wrong role before looking at the body; finer rules (own fact, submitter) are in actions.
+        needed = {"create": Role.CURATOR, "import_file": Role.CURATOR, "review": Role.REVIEWER}.get(self.action)
+        if needed is not None:
+            return [role_permission(needed)()]
+        return super().get_permissions()
+
+    def get_queryset(self) -> QuerySet[FactEdit]:
+        facts = FactEdit.objects.select_related("model_line", "submitter")
+        if self.action == "list":
+            facts = with_conflict_flag(facts)
+        return facts
+
+    def get_serializer_class(self):
+        return {
+            "create": FactCreateSerializer,
+            "retrieve": FactDetailSerializer,
+            "partial_update": FactUpdateSerializer,
+        }.get(self.action, FactSerializer)
+
+    def _detail(self, fact: FactEdit, code: int = status.HTTP_200_OK) -> Response:
+        return Response(FactDetailSerializer(fact, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=FactCreateSerializer, responses={201: FactDetailSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        form = FactCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        fact = actions.create_fact(request.user, **form.validated_data)
+        return self._detail(fact, status.HTTP_201_CREATED)
+
+    @extend_schema(request=FactUpdateSerializer, responses={200: FactDetailSerializer, **REFUSALS})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        fact = self.get_object()
+        form = FactUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        fact = actions.update_fact(request.user, fact, **form.validated_data)
+        return self._detail(fact)
+
+    @extend_schema(request=None, responses={200: FactDetailSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        return self._detail(actions.submit_fact(request.user, self.get_object()))
+
+    @extend_schema(request=WithdrawSerializer, responses={200: FactDetailSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        form = WithdrawSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return self._detail(actions.withdraw_fact(request.user, self.get_object(), form.validated_data["reason"]))
+
+    @extend_schema(request=SupersedeSerializer, responses={200: FactDetailSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def supersede(self, request: Request, pk: str) -> Response:
+        """Mark this fact as superseding another with the same prompt (clears the conflict with it)."""
+        form = SupersedeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        fact = actions.mark_superseding(request.user, self.get_object(), form.validated_data["supersedes"])
+        return self._detail(fact)
+
+    @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str) -> Response:
+        """Approve, reject or request changes, with a comment."""
+        form = ReviewCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        review = actions.review_fact(request.user, self.get_object(), **form.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer},
+        responses={200: ImportReportSerializer, **REFUSALS},
+    )
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_file(self, request: Request) -> Response:
+        """Bulk import ZsRE JSONL or CSV; the report lists each rejected row with its line and reason."""
+        form = ImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        fmt = data.get("format") or format_for(data["file"].name or "")
+        if fmt is None:
+            return Response(
+                {"format": ["cannot tell the format from the file name; give format=jsonl or csv"]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        report = actions.import_facts(
+            request.user,
+            data["model_line"],
+            data["file"],
+            fmt,
+            rationale=data["rationale"],
+            source=data["source"],
+            submit=data["submit"],
+        )
+        return Response(report.to_dict())
+
+
+class ReviewFilter(django_filters.FilterSet):
+    fact = django_filters.NumberFilter(field_name="fact_id")
+    reviewer = django_filters.CharFilter(field_name="reviewer__username")
+    decision = django_filters.ChoiceFilter(choices=ReviewDecision.choices)
+
+    class Meta:
+        model = Review
+        fields = ["fact", "reviewer", "decision"]
+
+
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every review, newest last. Create one with POST /api/facts/{id}/review/."""
+
+    permission_classes = [HasAnyRole]
+    pagination_class = Pagination
+    serializer_class = ReviewSerializer
+    filterset_class = ReviewFilter
+    queryset = Review.objects.select_related("reviewer", "fact")

@@ -1,0 +1,171 @@
+"""API shapes of facts and reviews. Content rules live in apps.facts.validation (shared with the UI)."""
+
+from rest_framework import serializers
+
+from apps.facts import validation as rules
+from apps.facts.imports import FORMATS
+from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
+from apps.modellines.models import ModelLine
+
+
+def text(max_length: int, *, required: bool = True, **kwargs) -> serializers.CharField:
+    # No trimming here: the service trims and NFC-normalises, so API and UI say the same thing.
+    return serializers.CharField(
+        max_length=max_length, required=required, allow_blank=not required, trim_whitespace=False, **kwargs
+    )
+
+
+class LocalityProbeSerializer(serializers.Serializer):
+    prompt = text(rules.MAX_PROMPT)
+    answer = text(rules.MAX_TARGET, required=False, allow_null=True)
+
+
+class FactSerializer(serializers.ModelSerializer):
+    model_line_name = serializers.CharField(source="model_line.name", read_only=True)
+    submitter = serializers.CharField(source="submitter.username", read_only=True)
+    locality_probes = LocalityProbeSerializer(many=True, read_only=True)
+    paraphrases = serializers.ListField(child=serializers.CharField(), read_only=True)
+    has_conflict = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FactEdit
+        fields = [
+            "id",
+            "model_line",
+            "model_line_name",
+            "prompt",
+            "target",
+            "paraphrases",
+            "locality_probes",
+            "subject",
+            "rationale",
+            "source",
+            "submitter",
+            "state",
+            "state_reason",
+            "revision",
+            "supersedes",
+            "has_conflict",
+            "results",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "approved_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_conflict(self, fact: FactEdit) -> bool:
+        flag = getattr(fact, "has_conflict", None)
+        if flag is None:
+            from apps.facts.conflicts import blocking_conflicts
+
+            flag = bool(blocking_conflicts(fact))
+        return bool(flag)
+
+
+class FactDetailSerializer(FactSerializer):
+    conflicts = serializers.SerializerMethodField()
+    reviews = serializers.SerializerMethodField()
+
+    class Meta(FactSerializer.Meta):
+        fields = [*FactSerializer.Meta.fields, "conflicts", "reviews"]
+        read_only_fields = fields
+
+    def get_conflicts(self, fact: FactEdit) -> list[dict]:
+        """The other facts a reviewer must see beside this one."""
+        from apps.facts.conflicts import find_conflicts
+
+        others = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+        return [
+            {
+                "id": other.pk,
+                "prompt": other.prompt,
+                "target": other.target,
+                "state": other.state,
+                "superseded_by_this": other.pk == fact.supersedes_id,
+            }
+            for other in others
+        ]
+
+    def get_reviews(self, fact: FactEdit) -> list[dict]:
+        return ReviewSerializer(fact.reviews.select_related("reviewer"), many=True).data
+
+
+class FactCreateSerializer(serializers.Serializer):
+    model_line = serializers.PrimaryKeyRelatedField(queryset=ModelLine.objects.all())
+    prompt = text(rules.MAX_PROMPT)
+    target = text(rules.MAX_TARGET)
+    paraphrases = serializers.ListField(
+        child=text(rules.MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES, default=list
+    )
+    locality_probes = LocalityProbeSerializer(many=True, required=False, default=list)
+    subject = text(rules.MAX_SUBJECT, required=False, default="")
+    rationale = text(rules.MAX_RATIONALE)
+    source = text(rules.MAX_SOURCE)
+    submit = serializers.BooleanField(default=True, help_text="false keeps the fact as a draft")
+    supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+
+
+class FactUpdateSerializer(serializers.Serializer):
+    prompt = text(rules.MAX_PROMPT, required=False)
+    target = text(rules.MAX_TARGET, required=False)
+    paraphrases = serializers.ListField(child=text(rules.MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES)
+    locality_probes = LocalityProbeSerializer(many=True, required=False)
+    subject = text(rules.MAX_SUBJECT, required=False)
+    rationale = text(rules.MAX_RATIONALE, required=False)
+    source = text(rules.MAX_SOURCE, required=False)
+    supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = text(rules.MAX_RATIONALE, required=False, default="")
+
+
+class SupersedeSerializer(serializers.Serializer):
+    supersedes = serializers.IntegerField(min_value=1, help_text="id of the fact this one replaces")
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    current = serializers.SerializerMethodField(help_text="judges the fact's current revision")
+
+    class Meta:
+        model = Review
+        fields = ["id", "fact", "reviewer", "decision", "comment", "fact_revision", "current", "created_at"]
+        read_only_fields = fields
+
+    def get_current(self, review: Review) -> bool:
+        return review.fact_revision == review.fact.revision
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
+    comment = text(rules.MAX_RATIONALE)
+
+
+class ImportSerializer(serializers.Serializer):
+    model_line = serializers.PrimaryKeyRelatedField(queryset=ModelLine.objects.all())
+    file = serializers.FileField(help_text="ZsRE JSONL or CSV")
+    format = serializers.ChoiceField(
+        choices=FORMATS, required=False, help_text="guessed from the file name when left out"
+    )
+    rationale = text(rules.MAX_RATIONALE, required=False, default="")
+    source = text(rules.MAX_SOURCE, required=False, default="")
+    submit = serializers.BooleanField(default=True)
+
+
+class RejectedRowSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    created_ids = serializers.ListField(child=serializers.IntegerField())
+    skipped_lines = serializers.ListField(child=serializers.IntegerField())
+    rejected_rows = RejectedRowSerializer(many=True)
+
+
+STATE_CHOICES = FactState.choices
