@@ -1,0 +1,78 @@
+"""`manage.py seed_demo`: for local use only, one demo user per role and a demo model line.
+
+Passwords are random and printed once per run (a re-run gives new ones). Refuses to run
+unless DEBUG is on or --force is given, so it never seeds a production database by accident.
+"""
+
+import json
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from apps.accounts.roles import Role, grant_role
+from apps.facts.validation import clean_locality_probes
+from apps.modellines.actions import create_model_line
+from apps.modellines.models import ModelLine
+
+DEMO_LINE = "demo"
+MAX_DEMO_PROBES = 50
+
+
+def demo_username(role: Role) -> str:
+    return f"demo-{role.value}"
+
+
+def reference_locality_probes(model_dir: Path) -> list[dict]:
+    """The bundled reference model's locality probes, if it has been built (else none)."""
+    path = Path(model_dir) / "locality_probes.jsonl"
+    if not path.is_file():
+        return []
+    probes = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            probes.append({"prompt": row["prompt"], "answer": row.get("answer")})
+        if len(probes) == MAX_DEMO_PROBES:
+            break
+    return clean_locality_probes(probes)
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) one demo user per role with a random password, and a demo model line. Local use only."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--force", action="store_true", help="run even when DEBUG is off")
+
+    @transaction.atomic
+    def handle(self, *args, force: bool = False, **options) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo is for local use: set AMEND_DEBUG=1 (or pass --force)", returncode=2)
+        users = get_user_model().objects
+        lines = ["Demo users (local use only; new passwords on every run):"]
+        accounts = {}
+        for role in Role:
+            password = secrets.token_urlsafe(12)
+            user, _ = users.get_or_create(username=demo_username(role))
+            user.set_password(password)
+            user.is_active = True
+            user.save()
+            grant_role(user, role)
+            accounts[role] = user
+            lines.append(f"  {role.value:<9} {user.username:<15} {password}")
+        line = ModelLine.objects.filter(name=DEMO_LINE).first()
+        if line is None:
+            line = create_model_line(
+                accounts[Role.OPERATOR],
+                name=DEMO_LINE,
+                description="Demo line on the bundled reference model",
+                base_model="",
+                locality_probes=reference_locality_probes(settings.AMEND_REFERENCE_MODEL_DIR),
+            )
+            lines.append(f"Model line {line.name!r} created ({len(line.locality_probes)} locality probes).")
+        else:
+            lines.append(f"Model line {line.name!r} already exists.")
+        self.stdout.write("\n".join(lines))

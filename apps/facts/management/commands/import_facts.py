@@ -1,0 +1,68 @@
+"""`manage.py import_facts FILE --model-line NAME --as USERNAME`: bulk import ZsRE JSONL or CSV."""
+
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.facts.actions import import_facts
+from apps.facts.imports import FORMATS, describe, format_for
+from apps.modellines.models import ModelLine
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(message, returncode=2)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import fact edits from ZsRE JSONL (src, rephrase, alt, loc, loc_ans) or CSV (prompt, target, ...). "
+        "Each row is checked on its own; rows imported before are skipped; rejected rows are listed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="path of the .jsonl or .csv file")
+        parser.add_argument("--model-line", required=True, help="name of the model line")
+        parser.add_argument("--as", dest="username", required=True, help="the curator the facts are submitted by")
+        parser.add_argument("--format", choices=FORMATS, help="default: from the file extension")
+        parser.add_argument("--rationale", default="", help='default: "Bulk import of FILE"')
+        parser.add_argument("--source", default="", help='default: "FILE, line N"')
+        parser.add_argument("--draft", action="store_true", help="keep the facts as drafts instead of submitting")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, file: str, model_line: str, username: str, **options) -> None:
+        path = Path(file)
+        if not path.is_file():
+            raise usage_error(f"no such file: {file}")
+        fmt = options["format"] or format_for(path.name)
+        if fmt is None:
+            raise usage_error(f"cannot tell the format of {path.name}; pass --format jsonl or --format csv")
+        line = ModelLine.objects.filter(name=model_line).first()
+        if line is None:
+            raise usage_error(f"no model line named {model_line!r}")
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise usage_error(f"no user named {username!r}")
+        try:
+            with path.open("rb") as stream:
+                report = import_facts(
+                    user,
+                    line,
+                    stream,
+                    fmt,
+                    rationale=options["rationale"],
+                    source=options["source"],
+                    submit=not options["draft"],
+                )
+        except PermissionDenied as error:
+            raise usage_error(f"{username}: {error}") from None
+        except ValidationError as error:
+            raise usage_error(f"{path.name}: {describe(error)}") from None
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict(), indent=2))
+            return
+        self.stdout.write(f"{path.name} into {line.name}: {report.summary()}")
+        for row in report.rejected:
+            self.stdout.write(f"  line {row.line}: {row.reason}")
