@@ -1,0 +1,76 @@
+"""The auditors' page: the audit trail with filters, and CSV / JSON exports of what the filters select.
+
+Filtering and export are the same code as the API's (apps.audit.filters, apps.audit.export).
+"""
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.accounts.roles import Role
+from apps.accounts.ui import role_required
+from apps.audit.export import export_response
+from apps.audit.filters import AuditEventFilter
+from apps.audit.models import AuditEvent
+from apps.modellines.models import ModelLine
+
+PAGE_SIZE = 50
+LABELS = {
+    "model_line": "Model line",
+    "fact": "Fact id",
+    "actor": "Actor",
+    "action": "Action",
+    "since": "From date",
+    "until": "To date",
+}
+
+
+def _filterset(request: HttpRequest) -> AuditEventFilter:
+    filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
+    fields = filterset.form.fields
+    for name, label in LABELS.items():
+        fields[name].label = label
+    lines = [("", "All model lines")] + [(line.pk, line.name) for line in ModelLine.objects.order_by("name")]
+    fields["model_line"].widget = forms.Select(choices=lines)
+    fields["action"].widget = forms.TextInput(attrs={"list": "audit-actions", "placeholder": "e.g. fact.approved"})
+    fields["actor"].widget = forms.TextInput(attrs={"placeholder": "username or automation"})
+    return filterset
+
+
+@role_required(Role.AUDITOR)
+@require_GET
+def audit_events(request: HttpRequest) -> HttpResponse:
+    filterset = _filterset(request)
+    valid = filterset.is_valid()
+    events = filterset.qs.order_by("-id") if valid else AuditEvent.objects.none()
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filterset": filterset,
+        "form": filterset.form,
+        "page": page,
+        "query": query.urlencode(),
+        "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
+        "section": "audit",
+    }
+    return render(request, "audit/events.html", context, status=200 if valid else 400)
+
+
+@role_required(Role.AUDITOR)
+@require_GET
+def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    filterset = _filterset(request)
+    if not filterset.is_valid():
+        context = {
+            "filterset": filterset,
+            "form": filterset.form,
+            "page": None,
+            "query": "",
+            "actions": [],
+            "section": "audit",
+        }
+        return render(request, "audit/events.html", context, status=400)
+    return export_response(filterset.qs, fmt)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.facts import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("facts/new/", views.fact_create, name="fact_create"),
+    path("facts/conflicts/", views.conflict_check, name="fact_conflicts"),
+    path("facts/<int:pk>/", views.fact_detail, name="fact_detail"),
+    path("facts/<int:pk>/edit/", views.fact_edit, name="fact_edit"),
+    path("facts/<int:pk>/submit/", views.fact_submit, name="fact_submit"),
+    path("facts/<int:pk>/withdraw/", views.fact_withdraw, name="fact_withdraw"),
+    path("facts/<int:pk>/review/", views.fact_review, name="fact_review"),
+    path("facts/<int:pk>/supersede/", views.fact_supersede, name="fact_supersede"),
+    path("reviews/", views.review_queue, name="review_queue"),
+]

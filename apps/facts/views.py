@@ -1,0 +1,424 @@
+"""Pages of the fact workflow: dashboard, submission, review queue, fact page with its timeline.
+
+Views stay thin: they read models to show them and hand every change to apps.facts.actions,
+which checks roles and states. A refused transition re-renders the page with the reason and
+HTTP 409; bad input re-renders the form with the field errors and HTTP 400.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.roles import Role, has_role
+from apps.accounts.ui import any_role_required, apply_validation_error, role_required
+from apps.audit.models import AuditEvent
+from apps.facts import actions
+from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
+from apps.facts.errors import TransitionError
+from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
+from apps.facts.models import FactEdit, FactState, Review
+from apps.facts.states import EDITABLE_STATES, can_transition
+from apps.modellines.models import ModelLine
+
+QUEUE_PAGE_SIZE = 20
+DASHBOARD_PAGE_SIZE = 25
+
+# How the timeline names the audit actions the services write; anything else is shown humanised.
+ACTION_LABELS = {
+    "fact.created": "Saved as a draft",
+    "fact.submitted": "Submitted for review",
+    "fact.updated": "Edited",
+    "fact.conflict_flagged": "Conflict flagged",
+    "fact.marked_superseding": "Marked as superseding another fact",
+    "fact.withdrawn": "Withdrawn",
+    "fact.approved": "Approved",
+    "fact.rejected": "Rejected",
+    "fact.changes_requested": "Changes requested",
+    "fact.imported": "Imported",
+    "review.approve": "Review: approve",
+    "review.reject": "Review: reject",
+    "review.request_changes": "Review: request changes",
+}
+
+
+def _label(action: str) -> str:
+    return ACTION_LABELS.get(action) or action.split(".", 1)[-1].replace("_", " ").capitalize()
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: str
+    action: str
+    label: str
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str = ""
+    review: Review | None = None
+    changed: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+
+def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
+    """The fact's audit events in order, each review event carrying its review (decision, comment, revision)."""
+    reviews = {str(review.pk): review for review in fact.reviews.select_related("reviewer")}
+    entries = []
+    for event in AuditEvent.objects.filter(fact_id=fact.pk).order_by("id"):
+        before, after = event.before or {}, event.after or {}
+        review = reviews.pop(event.object_id, None) if event.object_type == "review" else None
+        changed = []
+        if event.action == "fact.updated":
+            changed = sorted(name for name in after if name != "revision" and before.get(name) != after.get(name))
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                actor=event.actor_name,
+                action=event.action,
+                label=_label(event.action),
+                from_state=before.get("state") if before.get("state") != after.get("state") else None,
+                to_state=after.get("state") if before.get("state") != after.get("state") else None,
+                reason=after.get("state_reason") or "" if event.object_type != "review" else "",
+                review=review,
+                changed=changed,
+                request_id=event.request_id,
+            )
+        )
+    # A review without its event would be a bug elsewhere; still show it rather than hide it.
+    for review in reviews.values():
+        entries.append(
+            TimelineEntry(
+                at=review.created_at,
+                actor=review.reviewer.get_username(),
+                action=f"review.{review.decision}",
+                label=_label(f"review.{review.decision}"),
+                review=review,
+            )
+        )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def _is_owner(user, fact: FactEdit) -> bool:
+    return fact.submitter_id == user.pk and has_role(user, Role.CURATOR)
+
+
+def _fact_page(
+    request: HttpRequest,
+    fact: FactEdit,
+    *,
+    status: int = 200,
+    error: str = "",
+    review_form: ReviewForm | None = None,
+    withdraw_form: WithdrawForm | None = None,
+) -> HttpResponse:
+    """The fact page; also what a refused action re-renders, with its reason."""
+    user = request.user
+    conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+    blocking = {other.pk for other in blocking_conflicts(fact)} if conflicts else set()
+    owner = _is_owner(user, fact)
+    current_reviews = [review for review in fact.reviews.all() if review.fact_revision == fact.revision]
+    approvals = len({review.reviewer_id for review in current_reviews if review.decision == "approve"})
+    # Which buttons to offer; the service functions decide again when they are pressed.
+    can = {
+        "edit": owner and fact.state in EDITABLE_STATES,
+        "submit": owner and can_transition(fact.state, FactState.SUBMITTED),
+        "withdraw": (owner or has_role(user, Role.OPERATOR)) and can_transition(fact.state, FactState.WITHDRAWN),
+        "review": has_role(user, Role.REVIEWER) and fact.submitter_id != user.pk and fact.state == FactState.SUBMITTED,
+        "supersede": bool(conflicts)
+        and (owner or has_role(user, Role.REVIEWER) or has_role(user, Role.OPERATOR))
+        and fact.state in {FactState.DRAFT, FactState.SUBMITTED, FactState.CHANGES_REQUESTED},
+    }
+    context = {
+        "fact": fact,
+        "timeline": fact_timeline(fact),
+        "conflicts": [(other, other.pk in blocking) for other in conflicts],
+        "approvals": approvals,
+        "approvals_required": fact.model_line.approvals_required,
+        "can": can,
+        "is_owner": fact.submitter_id == user.pk,
+        "review_form": review_form or ReviewForm(),
+        "withdraw_form": withdraw_form or WithdrawForm(),
+        "error": error,
+        "section": "reviews" if can["review"] else "dashboard",
+    }
+    return render(request, "facts/detail.html", context, status=status)
+
+
+def _get_fact(pk: int) -> FactEdit:
+    return get_object_or_404(FactEdit.objects.select_related("model_line", "submitter", "supersedes"), pk=pk)
+
+
+@role_required()
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Everyone's start page; a curator sees their facts grouped by state."""
+    user = request.user
+    context: dict[str, Any] = {"section": "dashboard"}
+    if has_role(user, Role.CURATOR):
+        mine = FactEdit.objects.filter(submitter=user)
+        counts = dict(mine.values_list("state").annotate(n=Count("id")).order_by())
+        state = request.GET.get("state", "")
+        if state and state not in FactState.values:
+            state = ""
+        shown = with_conflict_flag(mine.filter(state=state) if state else mine).select_related("model_line")
+        page = Paginator(shown.order_by("-updated_at", "-id"), DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+        context.update(
+            state_counts=[(value, label, counts.get(value, 0)) for value, label in FactState.choices],
+            total=sum(counts.values()),
+            state=state,
+            page=page,
+        )
+    if has_role(user, Role.REVIEWER):
+        context["queue_count"] = FactEdit.objects.filter(state=FactState.SUBMITTED).exclude(submitter=user).count()
+    if has_role(user, Role.OPERATOR):
+        context["model_lines"] = ModelLine.objects.annotate(n_facts=Count("facts")).order_by("name")[:10]
+    if has_role(user, Role.AUDITOR):
+        context["recent_events"] = AuditEvent.objects.order_by("-id")[:8]
+    return render(request, "facts/dashboard.html", context)
+
+
+def _submission_page(
+    request: HttpRequest, form: FactSubmissionForm, *, status: int = 200, conflicts=None, error: str = ""
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "conflicts": conflicts,
+        "checked": conflicts is not None,
+        "error": error,
+        "section": "submit",
+        "chosen_supersedes": str(form.data.get("supersedes", "")) if form.is_bound else "",
+    }
+    return render(request, "facts/submit.html", context, status=status)
+
+
+@role_required(Role.CURATOR)
+@require_http_methods(["GET", "POST"])
+def fact_create(request: HttpRequest) -> HttpResponse:
+    """Submit a fact. "Check" (or a first submit that collides) shows the conflicts before anything is saved."""
+    if request.method == "GET":
+        lines = ModelLine.objects.order_by("name")
+        initial = {"model_line": request.GET.get("model_line") or (lines[0].pk if len(lines) == 1 else None)}
+        return _submission_page(request, FactSubmissionForm(initial=initial))
+    form = FactSubmissionForm(request.POST)
+    intent = request.POST.get("intent", "submit")
+    if not form.is_valid():
+        return _submission_page(request, form, status=400)
+    line = form.cleaned_data["model_line"]
+    supersedes = form.cleaned_data["supersedes"]
+    conflicts = find_conflicts(line, form.cleaned_data["prompt"], form.cleaned_data["target"])
+    unconfirmed = conflicts and not supersedes and not request.POST.get("confirm_conflicts")
+    if intent == "check" or (intent == "submit" and unconfirmed):
+        return _submission_page(request, form, conflicts=conflicts)
+    try:
+        fact = actions.create_fact(
+            request.user, line, **form.content(), submit=intent != "draft", supersedes=supersedes
+        )
+    except ValidationError as error:
+        apply_validation_error(form, error)
+        return _submission_page(request, form, status=400)
+    except TransitionError as error:
+        return _submission_page(request, form, status=409, error=error.reason)
+    if fact.state == FactState.DRAFT:
+        messages.success(request, f"Fact #{fact.pk} was saved as a draft. Submit it when it is ready.")
+    else:
+        messages.success(request, f"Fact #{fact.pk} was submitted for review.")
+    return redirect("fact_detail", pk=fact.pk)
+
+
+@role_required(Role.CURATOR)
+@require_GET
+def conflict_check(request: HttpRequest) -> JsonResponse:
+    """Live conflict check for the submission form: the facts a submission would collide with."""
+    line_id = request.GET.get("model_line", "")
+    prompt = request.GET.get("prompt", "")
+    target = request.GET.get("target", "")
+    exclude = request.GET.get("exclude") or None
+    if not line_id.isdigit() or not ModelLine.objects.filter(pk=line_id).exists():
+        return JsonResponse({"errors": {"model_line": "choose an existing model line"}}, status=400)
+    if exclude is not None and not exclude.isdigit():
+        return JsonResponse({"errors": {"exclude": "must be a fact id"}}, status=400)
+    if not prompt.strip() or not target.strip():
+        return JsonResponse({"conflicts": [], "duplicate": None, "html": ""})
+    exclude_id = int(exclude) if exclude else None
+    conflicts = find_conflicts(int(line_id), prompt, target, exclude=exclude_id)
+    duplicate = find_duplicate(int(line_id), prompt, target, exclude=exclude_id)
+
+    def brief(fact: FactEdit) -> dict:
+        url = reverse("fact_detail", args=[fact.pk])
+        return {"id": fact.pk, "prompt": fact.prompt, "target": fact.target, "state": fact.state, "url": url}
+
+    html = render_to_string(
+        "facts/_conflicts.html",
+        {"conflicts": conflicts, "duplicate": duplicate, "checked": True, "selectable": exclude_id is None},
+        request=request,
+    )
+    return JsonResponse(
+        {
+            "conflicts": [brief(fact) for fact in conflicts],
+            "duplicate": brief(duplicate) if duplicate else None,
+            "html": html,
+        }
+    )
+
+
+@any_role_required
+@require_GET
+def fact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _fact_page(request, _get_fact(pk))
+
+
+@role_required(Role.CURATOR)
+@require_http_methods(["GET", "POST"])
+def fact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a draft or a fact sent back for changes; "save and submit" sends it back to the queue."""
+    fact = _get_fact(pk)
+    if not (_is_owner(request.user, fact) or request.user.is_superuser):
+        raise PermissionDenied("Only the curator who submitted this fact can edit it.")
+    if request.method == "GET":
+        initial = {name: getattr(fact, name) for name in FactContentForm.CONTENT_FIELDS}
+        return _edit_page(request, fact, FactContentForm(initial=initial))
+    form = FactContentForm(request.POST)
+    if not form.is_valid():
+        return _edit_page(request, fact, form, status=400)
+    try:
+        # Edit and resubmit together: a refused submission leaves the fact as it was.
+        with transaction.atomic():
+            actions.update_fact(request.user, fact, **form.content())
+            if request.POST.get("intent") == "submit":
+                actions.submit_fact(request.user, fact)
+    except ValidationError as error:
+        apply_validation_error(form, error)
+        return _edit_page(request, fact, form, status=400)
+    except TransitionError as error:
+        return _edit_page(request, fact, form, status=409, error=error.reason)
+    fact.refresh_from_db()
+    messages.success(request, f"Fact #{fact.pk} was saved ({fact.get_state_display().lower()}).")
+    return redirect("fact_detail", pk=fact.pk)
+
+
+def _edit_page(
+    request: HttpRequest, fact: FactEdit, form: FactContentForm, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    if fact.state not in EDITABLE_STATES and not error:
+        error = f"A {fact.get_state_display().lower()} fact can no longer be edited."
+        status = 409 if request.method == "POST" else status
+    context = {"fact": fact, "form": form, "error": error, "section": "dashboard"}
+    return render(request, "facts/edit.html", context, status=status)
+
+
+def _run_fact_action(request: HttpRequest, fact: FactEdit, run, success: str, **page_kwargs) -> HttpResponse:
+    """Run one service call for the fact page: success -> back to the page with a message,
+    refusal -> the page again with the reason (409) or the field errors (400)."""
+    try:
+        run()
+    except TransitionError as error:
+        fact.refresh_from_db()
+        return _fact_page(request, fact, status=409, error=error.reason, **page_kwargs)
+    except ValidationError as error:
+        form = page_kwargs.get("review_form") or page_kwargs.get("withdraw_form")
+        if form is None:
+            return _fact_page(request, fact, status=400, error=" ".join(error.messages), **page_kwargs)
+        apply_validation_error(form, error)
+        return _fact_page(request, fact, status=400, **page_kwargs)
+    messages.success(request, success)
+    return redirect("fact_detail", pk=fact.pk)
+
+
+@role_required(Role.CURATOR)
+@require_POST
+def fact_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+    return _run_fact_action(
+        request, fact, lambda: actions.submit_fact(request.user, fact), f"Fact #{fact.pk} was submitted for review."
+    )
+
+
+@role_required(Role.CURATOR, Role.OPERATOR)
+@require_POST
+def fact_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        return _fact_page(request, fact, status=400, withdraw_form=form)
+    return _run_fact_action(
+        request,
+        fact,
+        lambda: actions.withdraw_fact(request.user, fact, reason=form.cleaned_data["reason"]),
+        f"Fact #{fact.pk} was withdrawn.",
+        withdraw_form=form,
+    )
+
+
+@role_required(Role.REVIEWER)
+@require_POST
+def fact_review(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        return _fact_page(request, fact, status=400, review_form=form)
+    decision = form.cleaned_data["decision"]
+    done = {
+        "approve": f"You approved fact #{fact.pk}.",
+        "reject": f"You rejected fact #{fact.pk}.",
+        "request_changes": f"You sent fact #{fact.pk} back to its curator for changes.",
+    }[decision]
+    return _run_fact_action(
+        request,
+        fact,
+        lambda: actions.review_fact(request.user, fact, decision, form.cleaned_data["comment"]),
+        done,
+        review_form=form,
+    )
+
+
+@role_required(Role.CURATOR, Role.REVIEWER, Role.OPERATOR)
+@require_POST
+def fact_supersede(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+    other_id = request.POST.get("other", "")
+    if not other_id.isdigit():
+        return _fact_page(request, fact, status=400, error="Choose the fact this one supersedes.")
+    return _run_fact_action(
+        request,
+        fact,
+        lambda: actions.mark_superseding(request.user, fact, int(other_id)),
+        f"Fact #{fact.pk} now supersedes fact #{other_id}.",
+    )
+
+
+@role_required(Role.REVIEWER)
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Submitted facts, oldest first, conflicts flagged with the other fact shown beside."""
+    facts = FactEdit.objects.filter(state=FactState.SUBMITTED).select_related("model_line", "submitter", "supersedes")
+    line = request.GET.get("model_line", "")
+    if line.isdigit():
+        facts = facts.filter(model_line_id=int(line))
+    facts = with_conflict_flag(facts).order_by("submitted_at", "id")
+    page = Paginator(facts, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    items = []
+    for fact in page:
+        conflicts = []
+        if fact.has_conflict:
+            conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+        items.append({"fact": fact, "conflicts": conflicts, "own": fact.submitter_id == request.user.pk})
+    context = {
+        "page": page,
+        "items": items,
+        "model_lines": ModelLine.objects.order_by("name"),
+        "chosen_line": line,
+        "review_form": ReviewForm(),
+        "section": "reviews",
+    }
+    return render(request, "facts/queue.html", context)

@@ -1,0 +1,88 @@
+"""The operator's form for a model line. It parses input; apps.modellines.actions validates and saves."""
+
+from typing import Any
+
+from django import forms
+
+from apps.modellines.models import ModelLine
+
+
+class LinesField(forms.CharField):
+    """A list of strings typed one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "class": "code"})
+
+    def prepare_value(self, value: Any) -> str:
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+class ModelLineForm(forms.ModelForm):
+    edited_modules = LinesField(
+        label="Edited modules",
+        required=False,
+        help_text="Dotted module names, one per line, e.g. transformer.h.10.mlp.c_proj. Empty: the family default.",
+    )
+
+    class Meta:
+        model = ModelLine
+        fields = [
+            "name",
+            "description",
+            "base_model",
+            "edited_modules",
+            "editor_settings",
+            "locality_probes",
+            "min_efficacy",
+            "min_generalization",
+            "min_locality",
+            "min_retention",
+            "max_perplexity_drift",
+            "approvals_required",
+            "batch_size",
+            "max_wait",
+        ]
+        labels = {
+            "name": "Name",
+            "base_model": "Base model",
+            "editor_settings": "Editor settings (JSON)",
+            "locality_probes": "Locality probes (JSON)",
+            "min_efficacy": "Minimum efficacy",
+            "min_generalization": "Minimum generalisation",
+            "min_locality": "Minimum locality",
+            "min_retention": "Minimum retention",
+            "max_perplexity_drift": "Maximum perplexity drift",
+            "approvals_required": "Approvals required",
+            "batch_size": "Batch size",
+            "max_wait": "Maximum wait",
+        }
+        help_texts = {
+            "name": "Lowercase letters, digits and hyphens; used in URLs and the API.",
+            "base_model": "A local Hugging Face directory or a hub id. Empty: the bundled reference model.",
+            "editor_settings": 'e.g. {"method": "amend", "lr": 0.001, "lam": 1.0}',
+            "locality_probes": 'Unrelated prompts every version is checked on: [{"prompt": "...", "answer": null}]',
+            "min_efficacy": "Between 0 and 1.",
+            "min_generalization": "Between 0 and 1.",
+            "min_locality": "Between 0 and 1.",
+            "min_retention": "Between 0 and 1.",
+            "max_perplexity_drift": "Relative change allowed on the fixed text: 0.10 is +10%.",
+            "approvals_required": "Reviewers who must approve a fact (1 to 10).",
+            "batch_size": "Approved facts applied together.",
+            "max_wait": "A batch is cut after this long even if not full (HH:MM:SS).",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "editor_settings": forms.Textarea(attrs={"rows": 3, "class": "code"}),
+            "locality_probes": forms.Textarea(attrs={"rows": 3, "class": "code"}),
+        }
+
+    GATE_FIELDS = ("min_efficacy", "min_generalization", "min_locality", "min_retention", "max_perplexity_drift")
+
+    def clean_editor_settings(self) -> dict:
+        # An emptied box means "no overrides", not null.
+        return self.cleaned_data.get("editor_settings") or {}
+
+    def clean_locality_probes(self) -> list:
+        return self.cleaned_data.get("locality_probes") or []
