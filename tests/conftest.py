@@ -26,6 +26,12 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture
+def password() -> str:
+    """The password of every user made by make_user."""
+    return PASSWORD
+
+
+@pytest.fixture
 def make_user(db) -> Callable[..., object]:
     """make_user("name", Role.CURATOR, ...) -> a user holding those roles, password PASSWORD."""
 
