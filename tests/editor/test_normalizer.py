@@ -1,0 +1,47 @@
+"""The lifelong normaliser: batch-by-batch statistics equal the statistics of all rows at once."""
+
+import torch
+
+from workers.editor import Normalizer
+
+
+def test_streaming_statistics_equal_one_pass_over_all_rows():
+    torch.manual_seed(0)
+    batches = [torch.randn(n, 6) * 3 + 10 for n in (1, 7, 50, 3, 200)]
+    norm = Normalizer()
+    for b in batches:
+        norm.update("4x2", b)
+    everything = torch.cat(batches).double()
+    mean, std = norm.mean_std("4x2")
+    assert norm.count("4x2") == 261
+    torch.testing.assert_close(mean, everything.mean(dim=0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(std, everything.std(dim=0, unbiased=False), rtol=1e-12, atol=1e-12)
+    z = norm.normalize("4x2", batches[2])
+    expected = (batches[2].double() - everything.mean(0)) / (everything.std(0, unbiased=False) + 1e-6)
+    torch.testing.assert_close(z, expected.float())
+
+
+def test_state_round_trips_through_a_file(tmp_path):
+    torch.manual_seed(1)
+    norm = Normalizer()
+    norm.update("3x5", torch.randn(20, 8))
+    norm.update("2x2", torch.randn(9, 4))
+    norm.save(tmp_path / "norm.safetensors")
+    restored = Normalizer.load(tmp_path / "norm.safetensors")
+    assert restored.keys == norm.keys
+    more = torch.randn(11, 8)
+    norm.update("3x5", more)
+    restored.update("3x5", more)
+    for key in norm.keys:
+        assert restored.count(key) == norm.count(key)
+        for a, b in zip(norm.mean_std(key), restored.mean_std(key), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_state_size_does_not_depend_on_rows_seen():
+    norm = Normalizer()
+    norm.update("4x4", torch.randn(10, 8))
+    size = norm.nbytes
+    for _ in range(20):
+        norm.update("4x4", torch.randn(100, 8))
+    assert norm.nbytes == size

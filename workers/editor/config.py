@@ -1,0 +1,98 @@
+"""Editor settings, with per-family defaults found by the benchmark (see README)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import EditorError
+from .model import LoadedModel, check_modules, mlp_out_name
+
+METHODS = ("amend", "ultraedit", "ft")
+
+
+def _gpt2_layers(n: int) -> list[int]:
+    # Measured on the reference model (README): the MLPs of the middle-to-late blocks hold the facts.
+    return sorted({max(0, n - 3), max(0, n - 2)})
+
+
+def _late_pair(n: int) -> list[int]:
+    # UltraEdit edits two late blocks of Mistral-7B (29, 30 of 32): about 90% of the depth.
+    return sorted({max(0, n - 3), max(0, n - 2)})
+
+
+def _gptj_layers(n: int) -> list[int]:
+    # The paper's nine GPT-J blocks (18..26 of 28).
+    return list(range(max(0, n - 10), max(1, n - 1)))
+
+
+_LAYERS = {"gpt2": _gpt2_layers, "gptj": _gptj_layers}
+
+# method -> family -> settings; "*" applies to families without their own row.
+_DEFAULTS: dict[str, dict[str, dict]] = {
+    "ultraedit": {"*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1}, "gpt2": {"lr": 1e-4}},
+    "amend": {"*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1}, "gpt2": {"lr": 1e-4, "steps": 2}},
+    "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 1e-2, "steps": 5}},
+}
+
+
+@dataclass
+class EditorConfig:
+    method: str = "amend"
+    modules: list[str] = field(default_factory=list)
+    lr: float = 1e-6  # pseudo-value step (ultraedit/amend) or gradient step (ft)
+    lam: float = 1.0  # ridge lambda
+    mu: float = 0.0  # weight of the preservation term mu * C0 (amend only)
+    steps: int = 1  # closed-form steps per batch (amend) or gradient steps (ft)
+    chunk: int = 0  # rows per forward/backward while capturing (0 = whole batch); bounds memory
+    preserve_tokens: int = 4096  # tokens of general text used for C0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise EditorError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if not isinstance(self.modules, list) or not all(isinstance(m, str) and m for m in self.modules):
+            raise EditorError("modules must be a list of dotted module names")
+        for name in ("lr", "lam", "mu"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value != value or value < 0 or value == float("inf"):
+                raise EditorError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.lam <= 0 and self.mu <= 0:
+            raise EditorError("lam must be > 0")
+        for name in ("steps", "chunk", "preserve_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (1 if name == "steps" else 0):
+                raise EditorError(f"{name} must be an integer >= {1 if name == 'steps' else 0}, got {value!r}")
+        if self.method == "ultraedit" and (self.mu != 0 or self.steps != 1):
+            raise EditorError("method ultraedit is the published algorithm: mu must be 0 and steps 1 (use amend)")
+
+    @classmethod
+    def for_model(cls, loaded: LoadedModel, **overrides) -> EditorConfig:
+        """The family's defaults for ``method`` (default amend), then ``overrides`` (None = keep default)."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        method = overrides.get("method", "amend")
+        if method not in METHODS:
+            raise EditorError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        settings = {"method": method, **_DEFAULTS[method]["*"], **_DEFAULTS[method].get(loaded.family, {})}
+        if not overrides.get("modules"):
+            layers = _LAYERS.get(loaded.family, _late_pair)(loaded.num_layers)
+            settings["modules"] = [mlp_out_name(loaded.model, i) for i in layers]
+        settings.update(overrides)
+        config = cls.from_dict(settings)
+        check_modules(loaded.model, config.modules)
+        return config
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EditorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise EditorError(f"unknown editor setting(s): {', '.join(unknown)}")
+        values = dict(d)
+        if "modules" in values:
+            values["modules"] = list(values["modules"])
+        return cls(**values)

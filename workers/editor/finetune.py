@@ -1,0 +1,28 @@
+"""The FT baseline: plain gradient descent on the edited modules' weights, batch loss only."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .hooks import edit_loss, weights_require_grad
+from .model import get_module
+from .tokens import TeacherForced
+
+
+def finetune_steps(model: nn.Module, names: list[str], batch: TeacherForced, lr: float, steps: int) -> list[float]:
+    """``steps`` full-batch steps W -= lr * dL/dW on the named modules; returns the loss before each."""
+    modules = [get_module(model, n) for n in names]
+    weights = [m.weight for m in modules]
+    losses = []
+    for _ in range(steps):
+        with weights_require_grad(modules), torch.enable_grad():
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+            loss = edit_loss(logits, batch)
+            grads = torch.autograd.grad(loss, weights)
+        losses.append(float(loss.detach()) / batch.input_ids.shape[0])
+        with torch.no_grad():
+            for w, g in zip(weights, grads, strict=True):
+                w.sub_(lr * g)
+        del logits, loss, grads
+    return losses

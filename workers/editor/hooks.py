@@ -1,0 +1,112 @@
+"""Capture, at the scored target positions, each edited module's input k and the gradient g of
+the edit loss with respect to its output.
+
+Only the edited modules' weights are switched to requires_grad for the pass, so autograd
+records the graph from the first edited layer onwards and nothing else; gradients are taken
+with ``torch.autograd.grad`` on the module outputs, so no ``.grad`` is ever left on a weight.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .model import get_module
+from .tokens import TeacherForced
+
+
+@dataclass
+class Captured:
+    """Per module: keys (N, d_in) and output gradients (N, d_out), fp32, rows in batch order."""
+
+    keys: dict[str, torch.Tensor]
+    grads: dict[str, torch.Tensor]
+    loss: float  # mean over edits of each edit's mean target-token NLL, before the edit
+
+
+def edit_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
+    """Sum over edits of each edit's mean target-token NLL: one edit's gradient does not depend
+    on how many other edits share its batch. logits: (B, T, V)."""
+    scored = batch.scored
+    nll = nn.functional.cross_entropy(logits[scored].float(), batch.labels[scored], reduction="none")  # (N,)
+    per_row = scored.sum(dim=1).clamp(min=1).to(nll.dtype)  # (B,)
+    weights = (1.0 / per_row).unsqueeze(1).expand_as(scored)[scored]  # (N,)
+    return (nll * weights).sum()
+
+
+@contextmanager
+def weights_require_grad(modules: list[nn.Module]):
+    previous = [m.weight.requires_grad for m in modules]
+    try:
+        for m in modules:
+            m.weight.requires_grad_(True)
+        yield
+    finally:
+        for m, flag in zip(modules, previous, strict=True):
+            m.weight.requires_grad_(flag)
+
+
+def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int = 0) -> Captured:
+    """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
+
+    Each edit's loss only depends on its own row, so chunking gives the same rows."""
+    modules = [get_module(model, n) for n in names]
+    size = batch.input_ids.shape[0]
+    step = chunk if chunk and chunk > 0 else size
+    keys: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    grads: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    total = 0.0
+    for start in range(0, size, step):
+        part = TeacherForced(*(t[start : start + step] for t in vars(batch).values()))
+        mask = part.scored
+        outputs: dict[str, torch.Tensor] = {}
+        handles = []
+
+        def make_hook(name: str, mask: torch.Tensor = mask, outputs: dict = outputs):
+            def hook(_module, inputs, output):
+                keys[name].append(inputs[0][mask].detach().float())  # (n_rows, d_in)
+                outputs[name] = output
+
+            return hook
+
+        for name, module in zip(names, modules, strict=True):
+            handles.append(module.register_forward_hook(make_hook(name)))
+        try:
+            with weights_require_grad(modules), torch.enable_grad():
+                logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
+                loss = edit_loss(logits, part)
+                outs = [outputs[n] for n in names]
+                out_grads = torch.autograd.grad(loss, outs)
+        finally:
+            for h in handles:
+                h.remove()
+        for name, g in zip(names, out_grads, strict=True):
+            grads[name].append(g[mask].detach().float())  # (n_rows, d_out)
+        total += float(loss.detach())
+        del logits, loss, outs, out_grads, outputs
+    return Captured(
+        keys={n: torch.cat(v) for n, v in keys.items()},
+        grads={n: torch.cat(v) for n, v in grads.items()},
+        loss=total / size,
+    )
+
+
+def module_inputs(model: nn.Module, names: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """Inputs to each module at every real (non-padding) position: name -> (N, d_in) fp32."""
+    modules = [get_module(model, n) for n in names]
+    mask = attention_mask.bool()
+    seen: dict[str, torch.Tensor] = {}
+    handles = [
+        m.register_forward_hook(lambda _m, inp, _out, n=n: seen.__setitem__(n, inp[0][mask].detach().float()))
+        for n, m in zip(names, modules, strict=True)
+    ]
+    try:
+        with torch.no_grad():
+            model(input_ids=input_ids, attention_mask=attention_mask)
+    finally:
+        for h in handles:
+            h.remove()
+    return seen

@@ -1,0 +1,113 @@
+"""The lifelong normaliser: running mean and variance of z = [k; g] per module shape.
+
+Statistics are merged batch by batch with Chan et al.'s parallel update (Welford for one
+batch), in float64 so that millions of rows merged one batch at a time give the same mean
+and variance as computing them over all rows at once. The state is a count and two vectors
+per shape, whatever the number of edits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .errors import EditorError
+
+EPS = 1e-6
+
+
+def shape_key(d_in: int, d_out: int) -> str:
+    return f"{d_in}x{d_out}"
+
+
+class Normalizer:
+    def __init__(self) -> None:
+        # shape key -> (count, mean (d,), m2 (d,)) with d = d_in + d_out; m2 = sum of squared deviations
+        self._stats: dict[str, tuple[int, torch.Tensor, torch.Tensor]] = {}
+
+    def update(self, key: str, rows: torch.Tensor) -> None:
+        """Merge rows (N, d) into the statistics of ``key``."""
+        rows = rows.detach().to("cpu", torch.float64)
+        n_b = rows.shape[0]
+        if n_b == 0:
+            return
+        mean_b = rows.mean(dim=0)
+        m2_b = ((rows - mean_b) ** 2).sum(dim=0)
+        if key not in self._stats:
+            self._stats[key] = (n_b, mean_b, m2_b)
+            return
+        n_a, mean_a, m2_a = self._stats[key]
+        if mean_a.shape != mean_b.shape:
+            raise EditorError(
+                f"normaliser state for shape {key} has width {mean_a.shape[0]}, rows have {rows.shape[1]}"
+            )
+        n = n_a + n_b
+        delta = mean_b - mean_a
+        mean = mean_a + delta * (n_b / n)
+        m2 = m2_a + m2_b + delta**2 * (n_a * n_b / n)
+        self._stats[key] = (n, mean, m2)
+
+    def count(self, key: str) -> int:
+        return self._stats[key][0] if key in self._stats else 0
+
+    def mean_std(self, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Population mean and standard deviation (float64) of every row merged so far."""
+        if key not in self._stats:
+            raise EditorError(f"normaliser has no statistics for shape {key}")
+        n, mean, m2 = self._stats[key]
+        return mean, (m2 / n).sqrt()
+
+    def normalize(self, key: str, rows: torch.Tensor) -> torch.Tensor:
+        """(rows - mean) / (std + eps), in the rows' dtype and device."""
+        mean, std = self.mean_std(key)
+        mean = mean.to(rows.device, rows.dtype)
+        std = std.to(rows.device, rows.dtype)
+        return (rows - mean) / (std + EPS)
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted(self._stats)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(m.numel() * m.element_size() + v.numel() * v.element_size() for _, m, v in self._stats.values())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state: dict[str, torch.Tensor] = {}
+        for key, (n, mean, m2) in self._stats.items():
+            state[f"{key}.count"] = torch.tensor([n], dtype=torch.int64)
+            state[f"{key}.mean"] = mean.clone()
+            state[f"{key}.m2"] = m2.clone()
+        return state
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> Normalizer:
+        norm = cls()
+        keys = {k.rsplit(".", 1)[0] for k in state}
+        for key in keys:
+            try:
+                n = int(state[f"{key}.count"].reshape(-1)[0])
+                mean = state[f"{key}.mean"].to(torch.float64).clone()
+                m2 = state[f"{key}.m2"].to(torch.float64).clone()
+            except KeyError as exc:
+                raise EditorError(f"normaliser state is missing {exc.args[0]!r}") from None
+            if mean.shape != m2.shape or mean.dim() != 1 or n <= 0:
+                raise EditorError(f"normaliser state for shape {key} is inconsistent")
+            norm._stats[key] = (n, mean, m2)
+        return norm
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file(self.state_dict(), str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Normalizer:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return cls.from_state_dict(load_file(str(path)))
+        except (OSError, SafetensorError) as exc:
+            raise EditorError(f"cannot read normaliser state {str(path)!r}: {exc}") from None

@@ -1,0 +1,82 @@
+"""Teacher-forced batches: prompt + target token ids, with the positions that score the target.
+
+A target is tokenised on its own with a leading space (how it follows a prompt in running
+text) and appended to the prompt's ids, as EasyEdit does, so that the prompt's tokens never
+depend on the target. Position t scores token t+1, so the scored positions of a target
+starting at index p with m tokens are p-1 .. p+m-2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import EditorError
+
+
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+
+def target_ids(tokenizer, target: str) -> list[int]:
+    ids = list(tokenizer(" " + target.strip(), add_special_tokens=False)["input_ids"])
+    # SentencePiece tokenizers turn the leading space into a token of its own: drop it.
+    if len(ids) > 1 and tokenizer.decode(ids[:1]).strip() == "":
+        ids = ids[1:]
+    if not ids:
+        raise EditorError(f"target {target!r} tokenizes to nothing")
+    return ids
+
+
+@dataclass
+class TeacherForced:
+    """A right-padded batch. input_ids/attention_mask: (B, T); scored: (B, T) bool where the
+    logits predict a target token; labels: (B, T) the token each scored position must predict
+    (-100 elsewhere)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    scored: torch.Tensor
+    labels: torch.Tensor
+
+    def to(self, device: torch.device) -> TeacherForced:
+        return TeacherForced(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.scored, self.labels)))
+
+
+def build_batch(pairs: list[tuple[list[int], list[int]]], context_length: int, pad_id: int) -> TeacherForced:
+    """Pairs of (prompt ids, continuation ids) to one right-padded teacher-forced batch."""
+    rows = []
+    for p, c in pairs:
+        if not p:
+            raise EditorError("a prompt tokenizes to nothing")
+        if len(p) + len(c) > context_length:
+            raise EditorError(
+                f"prompt plus target is {len(p) + len(c)} tokens, longer than the model's context of {context_length}"
+            )
+        rows.append((p, c))
+    width = max(len(p) + len(c) for p, c in rows)
+    n = len(rows)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    labels = torch.full((n, width), -100, dtype=torch.long)
+    for i, (p, c) in enumerate(rows):
+        ids = p + c
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        if c:
+            labels[i, len(p) - 1 : len(p) + len(c) - 1] = torch.tensor(c)
+    return TeacherForced(input_ids, attention, labels != -100, labels)
+
+
+def pad_id(tokenizer) -> int:
+    for attr in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        value = getattr(tokenizer, attr, None)
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def edit_batch(tokenizer, prompts: list[str], targets: list[str], context_length: int) -> TeacherForced:
+    pairs = [(prompt_ids(tokenizer, p), target_ids(tokenizer, t)) for p, t in zip(prompts, targets, strict=True)]
+    return build_batch(pairs, context_length, pad_id(tokenizer))
