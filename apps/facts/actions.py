@@ -19,7 +19,14 @@ from django.utils import timezone
 
 from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event
-from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, normalize_prompt, normalize_target
+from apps.facts.conflicts import (
+    blocking_conflicts,
+    duplicate_and_conflicts,
+    find_conflicts,
+    find_duplicate,
+    normalize_prompt,
+    normalize_target,
+)
 from apps.facts.errors import ConflictError, DuplicateFactError, TransitionError
 from apps.facts.imports import ImportReport, RejectedRow, describe, iter_rows, read_text
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
@@ -63,6 +70,7 @@ def _refresh_caller_copy(caller: FactEdit, current: FactEdit) -> FactEdit:
     """Keep the caller's object in step with the database, so they can keep using it."""
     if caller is not current:
         caller.refresh_from_db()
+    caller.__dict__.pop("open_conflicts", None)  # whatever was cached about conflicts may have changed
     return caller
 
 
@@ -90,7 +98,10 @@ def _move(actor: User | None, fact: FactEdit, to_state: str, *, action: str, rea
 
 
 def _refuse_duplicate(model_line_id: int, prompt: str, target: str, exclude: FactEdit | None = None) -> None:
-    duplicate = find_duplicate(model_line_id, prompt, target, exclude=exclude)
+    _raise_if_duplicate(find_duplicate(model_line_id, prompt, target, exclude=exclude))
+
+
+def _raise_if_duplicate(duplicate: FactEdit | None) -> None:
     if duplicate is not None:
         raise DuplicateFactError(
             f"fact #{duplicate.pk} on this model line already has this prompt and target ({duplicate.state})"
@@ -127,7 +138,8 @@ def _insert_fact(
     action: str = "",
 ) -> FactEdit:
     cleaned = clean_fact_fields(fields)
-    _refuse_duplicate(model_line.pk, cleaned["prompt"], cleaned["target"])
+    duplicate, conflicts = duplicate_and_conflicts(model_line.pk, cleaned["prompt"], cleaned["target"])
+    _raise_if_duplicate(duplicate)
     other = _resolve_supersedes(model_line.pk, cleaned["prompt"], supersedes)
     fact = FactEdit.objects.create(
         model_line=model_line,
@@ -140,7 +152,10 @@ def _insert_fact(
         import_key=import_key,
         **cleaned,
     )
-    conflicts = find_conflicts(model_line.pk, fact.prompt, fact.target, exclude=fact) if submit else []
+    # Callers (the API's answer) may reuse what was found instead of asking again.
+    fact.open_conflicts = conflicts
+    if not submit:
+        conflicts = []
     # One event for create(+submit): the submission hot path writes a single chain link.
     record_event(
         actor,

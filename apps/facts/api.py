@@ -88,7 +88,8 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         }.get(self.action, FactSerializer)
 
     def _detail(self, fact: FactEdit, code: int = status.HTTP_200_OK) -> Response:
-        return Response(FactDetailSerializer(fact, context=self.get_serializer_context()).data, status=code)
+        context = {**self.get_serializer_context(), "just_created": code == status.HTTP_201_CREATED}
+        return Response(FactDetailSerializer(fact, context=context).data, status=code)
 
     @extend_schema(request=FactCreateSerializer, responses={201: FactDetailSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:

@@ -66,6 +66,22 @@ def find_duplicate(
     )
 
 
+def duplicate_and_conflicts(
+    model_line: ModelLine | int, prompt: str, target: str, exclude: FactEdit | int | None = None
+) -> tuple[FactEdit | None, list[FactEdit]]:
+    """find_duplicate and find_conflicts in one query (the submission hot path)."""
+    wanted = normalize_target(target)
+    facts = _same_prompt(model_line, prompt, exclude).filter(state__in=DUPLICATE_STATES | LIVE_STATES).order_by("id")
+    duplicate, conflicts = None, []
+    for fact in facts:
+        if fact.normalized_target == wanted:
+            if duplicate is None and fact.state in DUPLICATE_STATES:
+                duplicate = fact
+        elif fact.state in LIVE_STATES:
+            conflicts.append(fact)
+    return duplicate, conflicts
+
+
 def blocking_conflicts(fact: FactEdit) -> list[FactEdit]:
     """The conflicts that stop `fact` from being approved: all of them except the fact it supersedes."""
     conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from apps.facts import validation as rules
+from apps.facts.conflicts import find_conflicts
 from apps.facts.imports import FORMATS
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.modellines.models import ModelLine
@@ -18,6 +19,13 @@ def text(max_length: int, *, required: bool = True, **kwargs) -> serializers.Cha
 class LocalityProbeSerializer(serializers.Serializer):
     prompt = text(rules.MAX_PROMPT)
     answer = text(rules.MAX_TARGET, required=False, allow_null=True)
+
+
+def open_conflicts(fact: FactEdit) -> list[FactEdit]:
+    """The live facts conflicting with `fact`, asked once per fact (create_fact already knows them)."""
+    if getattr(fact, "open_conflicts", None) is None:
+        fact.open_conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+    return fact.open_conflicts
 
 
 class FactSerializer(serializers.ModelSerializer):
@@ -55,11 +63,9 @@ class FactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_has_conflict(self, fact: FactEdit) -> bool:
-        flag = getattr(fact, "has_conflict", None)
+        flag = getattr(fact, "has_conflict", None)  # annotated by with_conflict_flag in lists
         if flag is None:
-            from apps.facts.conflicts import blocking_conflicts
-
-            flag = bool(blocking_conflicts(fact))
+            flag = any(other.pk != fact.supersedes_id for other in open_conflicts(fact))
         return bool(flag)
 
 
@@ -73,9 +79,6 @@ class FactDetailSerializer(FactSerializer):
 
     def get_conflicts(self, fact: FactEdit) -> list[dict]:
         """The other facts a reviewer must see beside this one."""
-        from apps.facts.conflicts import find_conflicts
-
-        others = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
         return [
             {
                 "id": other.pk,
@@ -84,10 +87,12 @@ class FactDetailSerializer(FactSerializer):
                 "state": other.state,
                 "superseded_by_this": other.pk == fact.supersedes_id,
             }
-            for other in others
+            for other in open_conflicts(fact)
         ]
 
     def get_reviews(self, fact: FactEdit) -> list[dict]:
+        if self.context.get("just_created"):
+            return []
         return ReviewSerializer(fact.reviews.select_related("reviewer"), many=True).data
 
 

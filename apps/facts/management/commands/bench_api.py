@@ -1,0 +1,266 @@
+"""`manage.py bench_api`: fact submissions per second and latency against gunicorn on PostgreSQL.
+
+It creates a fresh PostgreSQL database, migrates it, seeds curators with tokens and a model line,
+starts gunicorn on a free 127.0.0.1 port, and drives POST /api/facts/ from 1, 8 and 32 concurrent
+keep-alive clients (threads). Every submission is a distinct fact that goes through the full
+workflow (validation, duplicate and conflict checks, audit chain). Bounded in requests and time;
+the database is dropped at the end unless --keep-database.
+"""
+
+import http.client
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class LevelResult:
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+    @property
+    def rate(self) -> float:
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def admin_connection(server_url: str):
+    import psycopg
+
+    return psycopg.connect(with_database(server_url, "postgres"), autocommit=True)
+
+
+class Command(BaseCommand):
+    help = "Benchmark fact submissions (POST /api/facts/) against gunicorn on a fresh PostgreSQL database."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--server",
+            default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
+            help="PostgreSQL server URL (a fresh database is created on it); env BENCH_DATABASE_URL",
+        )
+        parser.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels")
+        parser.add_argument("--requests", type=int, default=1500, help="submissions per level (at most)")
+        parser.add_argument("--seconds", type=float, default=20.0, help="time limit per level")
+        parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: 2 x cores + 1)")
+        parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+        parser.add_argument("--keep-database", action="store_true")
+        parser.add_argument("--seed-only", action="store_true", help="internal: seed this database, print the tokens")
+
+    def handle(self, *args, **options) -> None:
+        if options["seed_only"]:
+            self._seed(max(int(level) for level in options["clients"].split(",")))
+            return
+        try:
+            levels = [int(level) for level in options["clients"].split(",")]
+        except ValueError:
+            raise CommandError("--clients must be comma-separated numbers, e.g. 1,8,32", returncode=2) from None
+        if min(levels) < 1 or options["requests"] < 1:
+            raise CommandError("--clients and --requests must be at least 1", returncode=2)
+        self._run(levels, options)
+
+    # The benchmark's own database: created, migrated and seeded in subprocesses, dropped at the end.
+    def _run(self, levels: list[int], options: dict) -> None:
+        server = options["server"]
+        name = f"amend_bench_{secrets.token_hex(4)}"
+        try:
+            with admin_connection(server) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except Exception as error:
+            raise CommandError(f"cannot create a database on {server}: {error}", returncode=2) from None
+        env = {
+            **os.environ,
+            "DATABASE_URL": with_database(server, name),
+            "AMEND_DEBUG": "0",
+            "AMEND_SECRET_KEY": secrets.token_urlsafe(40),
+            "AMEND_WRITE_THROTTLE": "100000000/min",
+            "AMEND_LOG_LEVEL": "WARNING",
+            "AMEND_VAR_DIR": str(Path(settings.VAR_DIR) / "bench"),
+        }
+        gunicorn = None
+        try:
+            manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+            subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)
+            seeded = subprocess.run(
+                [*manage, "bench_api", "--seed-only", "--clients", str(max(levels))],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seed = json.loads(seeded.stdout)
+            port = free_port()
+            workers = options["workers"] or 2 * (os.cpu_count() or 1) + 1
+            gunicorn = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "amend.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                    "--threads",
+                    str(options["threads"]),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=settings.BASE_DIR,
+            )
+            self._wait_until_up(port, gunicorn)
+            self.stdout.write(
+                f"gunicorn: {workers} workers x {options['threads']} threads on 127.0.0.1:{port}; "
+                f"PostgreSQL database {name}; {os.cpu_count()} CPU cores"
+            )
+            results = []
+            for level in levels:
+                # Warm every worker's connection and code paths before measuring.
+                self._level(port, seed, level, requests=max(2 * level, 20), seconds=5, tag=f"warm{level}")
+                results.append(
+                    self._level(
+                        port, seed, level, requests=options["requests"], seconds=options["seconds"], tag=f"m{level}"
+                    )
+                )
+            self._report(results)
+        finally:
+            if gunicorn is not None:
+                gunicorn.terminate()
+                try:
+                    gunicorn.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    gunicorn.kill()
+            if not options["keep_database"]:
+                with admin_connection(server) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _seed(self, clients: int) -> None:
+        from django.contrib.auth import get_user_model
+        from rest_framework.authtoken.models import Token
+
+        from apps.accounts.roles import Role, grant_role
+        from apps.modellines.actions import create_model_line
+
+        users = get_user_model().objects
+        operator = users.create_user("bench-operator")
+        grant_role(operator, Role.OPERATOR)
+        line = create_model_line(operator, name="bench", description="benchmark line")
+        tokens = []
+        for index in range(clients):
+            curator = users.create_user(f"bench-curator-{index}")
+            grant_role(curator, Role.CURATOR)
+            tokens.append(Token.objects.create(user=curator).key)
+        self.stdout.write(json.dumps({"model_line": line.pk, "tokens": tokens}))
+
+    def _wait_until_up(self, port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError(f"gunicorn exited with code {process.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/api/me/")
+                if conn.getresponse().status == 401:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise CommandError("gunicorn did not answer within 60 s")
+
+    def _level(self, port: int, seed: dict, clients: int, *, requests: int, seconds: float, tag: str) -> LevelResult:
+        counter = iter(range(requests))
+        lock = threading.Lock()
+        latencies: list[float] = []
+        errors: list[str] = []
+        stop_at = time.perf_counter() + seconds
+
+        def client(index: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {"Authorization": f"Token {seed['tokens'][index]}", "Content-Type": "application/json"}
+            while time.perf_counter() < stop_at:
+                with lock:
+                    number = next(counter, None)
+                if number is None:
+                    return
+                body = json.dumps(
+                    {
+                        "model_line": seed["model_line"],
+                        "prompt": f"Bench {tag}: which city hosts landmark number {number} of client {index}?",
+                        "target": f"City {number}",
+                        "paraphrases": [f"Landmark {number} of client {index} is located in"],
+                        "rationale": "load test",
+                        "source": "bench_api",
+                    }
+                )
+                started = time.perf_counter()
+                try:
+                    conn.request("POST", "/api/facts/", body=body, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    ok = response.status == 201
+                    failure = "" if ok else f"HTTP {response.status}"
+                except (OSError, http.client.HTTPException) as error:
+                    conn.close()
+                    failure = type(error).__name__
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if failure:
+                        errors.append(failure)
+
+        threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.perf_counter() - began
+        if errors and tag.startswith("m"):
+            self.stderr.write(f"{clients} clients: {len(errors)} failed requests, first: {errors[0]}")
+        return LevelResult(clients, len(latencies), len(errors), took, latencies)
+
+    def _report(self, results: list[LevelResult]) -> None:
+        self.stdout.write("")
+        self.stdout.write(
+            f"{'clients':>7} {'requests':>8} {'errors':>6} {'seconds':>7} {'subm/s':>8} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'mean ms':>7}"
+        )
+        for result in results:
+            self.stdout.write(
+                f"{result.clients:>7} {result.requests:>8} {result.errors:>6} {result.seconds:>7.1f} "
+                f"{result.rate:>8.1f} {result.percentile(0.50):>7.1f} {result.percentile(0.95):>7.1f} "
+                f"{result.percentile(0.99):>7.1f} {statistics.fmean(result.latencies_ms or [0]):>7.1f}"
+            )
