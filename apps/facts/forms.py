@@ -105,7 +105,15 @@ class FactSubmissionForm(FactContentForm):
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(label="Decision", choices=ReviewDecision.choices, widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        label="Decision",
+        choices=[
+            (ReviewDecision.APPROVE, "Approve"),
+            (ReviewDecision.REJECT, "Reject"),
+            (ReviewDecision.REQUEST_CHANGES, "Request changes"),
+        ],
+        widget=forms.RadioSelect,
+    )
     comment = forms.CharField(
         label="Comment",
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -52,6 +52,18 @@ ACTION_LABELS = {
 }
 
 
+STATE_LABELS = dict(FactState.choices)
+# States whose reason the curator needs to read at the top of the fact page.
+EXPLAINED_STATES = {
+    FactState.CHANGES_REQUESTED,
+    FactState.REJECTED,
+    FactState.WITHDRAWN,
+    FactState.HELD,
+    FactState.ROLLED_BACK,
+    FactState.REVERTED,
+}
+
+
 def _label(action: str) -> str:
     return ACTION_LABELS.get(action) or action.split(".", 1)[-1].replace("_", " ").capitalize()
 
@@ -69,6 +81,14 @@ class TimelineEntry:
     changed: list[str] = field(default_factory=list)
     request_id: str = ""
 
+    @property
+    def from_label(self) -> str:
+        return STATE_LABELS.get(self.from_state or "", self.from_state or "")
+
+    @property
+    def to_label(self) -> str:
+        return STATE_LABELS.get(self.to_state or "", self.to_state or "")
+
 
 def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
     """The fact's audit events in order, each review event carrying its review (decision, comment, revision)."""
@@ -77,18 +97,22 @@ def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
     for event in AuditEvent.objects.filter(fact_id=fact.pk).order_by("id"):
         before, after = event.before or {}, event.after or {}
         review = reviews.pop(event.object_id, None) if event.object_type == "review" else None
+        moved = before.get("state") != after.get("state") and bool(after.get("state"))
         changed = []
         if event.action == "fact.updated":
             changed = sorted(name for name in after if name != "revision" and before.get(name) != after.get(name))
+        reason = after.get("state_reason") or "" if moved else ""
+        if reason and entries and entries[-1].review is not None and entries[-1].review.comment == reason:
+            reason = ""  # the review just above already says it
         entries.append(
             TimelineEntry(
                 at=event.created_at,
                 actor=event.actor_name,
                 action=event.action,
                 label=_label(event.action),
-                from_state=before.get("state") if before.get("state") != after.get("state") else None,
-                to_state=after.get("state") if before.get("state") != after.get("state") else None,
-                reason=after.get("state_reason") or "" if event.object_type != "review" else "",
+                from_state=before.get("state") if moved else None,
+                to_state=after.get("state") if moved else None,
+                reason=reason,
                 review=review,
                 changed=changed,
                 request_id=event.request_id,
@@ -150,6 +174,7 @@ def _fact_page(
         "review_form": review_form or ReviewForm(),
         "withdraw_form": withdraw_form or WithdrawForm(),
         "error": error,
+        "explain_state": fact.state in EXPLAINED_STATES and bool(fact.state_reason),
         "section": "reviews" if can["review"] else "dashboard",
     }
     return render(request, "facts/detail.html", context, status=status)
