@@ -1,5 +1,6 @@
 """API shapes of facts and reviews. Content rules live in apps.facts.validation (shared with the UI)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.facts import validation as rules
@@ -28,39 +29,30 @@ def open_conflicts(fact: FactEdit) -> list[FactEdit]:
     return fact.open_conflicts
 
 
-class FactSerializer(serializers.ModelSerializer):
+class FactSerializer(serializers.Serializer):
+    # A plain Serializer, not a ModelSerializer: it is built on every submission, and introspecting
+    # the model each time costs more than the rest of the answer.
+    id = serializers.IntegerField(read_only=True)
+    model_line = serializers.IntegerField(source="model_line_id", read_only=True)
     model_line_name = serializers.CharField(source="model_line.name", read_only=True)
-    submitter = serializers.CharField(source="submitter.username", read_only=True)
-    locality_probes = LocalityProbeSerializer(many=True, read_only=True)
+    prompt = serializers.CharField(read_only=True)
+    target = serializers.CharField(read_only=True)
     paraphrases = serializers.ListField(child=serializers.CharField(), read_only=True)
+    locality_probes = LocalityProbeSerializer(many=True, read_only=True)
+    subject = serializers.CharField(read_only=True)
+    rationale = serializers.CharField(read_only=True)
+    source = serializers.CharField(read_only=True)
+    submitter = serializers.CharField(source="submitter.username", read_only=True)
+    state = serializers.ChoiceField(choices=FactState.choices, read_only=True)
+    state_reason = serializers.CharField(read_only=True)
+    revision = serializers.IntegerField(read_only=True)
+    supersedes = serializers.IntegerField(source="supersedes_id", read_only=True, allow_null=True)
     has_conflict = serializers.SerializerMethodField()
-
-    class Meta:
-        model = FactEdit
-        fields = [
-            "id",
-            "model_line",
-            "model_line_name",
-            "prompt",
-            "target",
-            "paraphrases",
-            "locality_probes",
-            "subject",
-            "rationale",
-            "source",
-            "submitter",
-            "state",
-            "state_reason",
-            "revision",
-            "supersedes",
-            "has_conflict",
-            "results",
-            "created_at",
-            "updated_at",
-            "submitted_at",
-            "approved_at",
-        ]
-        read_only_fields = fields
+    results = serializers.DictField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    approved_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_has_conflict(self, fact: FactEdit) -> bool:
         flag = getattr(fact, "has_conflict", None)  # annotated by with_conflict_flag in lists
@@ -69,14 +61,32 @@ class FactSerializer(serializers.ModelSerializer):
         return bool(flag)
 
 
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    current = serializers.SerializerMethodField(help_text="judges the fact's current revision")
+
+    class Meta:
+        model = Review
+        fields = ["id", "fact", "reviewer", "decision", "comment", "fact_revision", "current", "created_at"]
+        read_only_fields = fields
+
+    def get_current(self, review: Review) -> bool:
+        return review.fact_revision == review.fact.revision
+
+
+class ConflictSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    prompt = serializers.CharField()
+    target = serializers.CharField()
+    state = serializers.CharField()
+    superseded_by_this = serializers.BooleanField()
+
+
 class FactDetailSerializer(FactSerializer):
     conflicts = serializers.SerializerMethodField()
     reviews = serializers.SerializerMethodField()
 
-    class Meta(FactSerializer.Meta):
-        fields = [*FactSerializer.Meta.fields, "conflicts", "reviews"]
-        read_only_fields = fields
-
+    @extend_schema_field(ConflictSerializer(many=True))
     def get_conflicts(self, fact: FactEdit) -> list[dict]:
         """The other facts a reviewer must see beside this one."""
         return [
@@ -90,6 +100,7 @@ class FactDetailSerializer(FactSerializer):
             for other in open_conflicts(fact)
         ]
 
+    @extend_schema_field(ReviewSerializer(many=True))
     def get_reviews(self, fact: FactEdit) -> list[dict]:
         if self.context.get("just_created"):
             return []
@@ -128,19 +139,6 @@ class WithdrawSerializer(serializers.Serializer):
 
 class SupersedeSerializer(serializers.Serializer):
     supersedes = serializers.IntegerField(min_value=1, help_text="id of the fact this one replaces")
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
-    current = serializers.SerializerMethodField(help_text="judges the fact's current revision")
-
-    class Meta:
-        model = Review
-        fields = ["id", "fact", "reviewer", "decision", "comment", "fact_revision", "current", "created_at"]
-        read_only_fields = fields
-
-    def get_current(self, review: Review) -> bool:
-        return review.fact_revision == review.fact.revision
 
 
 class ReviewCreateSerializer(serializers.Serializer):

@@ -34,6 +34,8 @@ class LevelResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    app_cpu_s: float = 0.0
+    db_cpu_s: float = 0.0
 
     def percentile(self, fraction: float) -> float:
         if not self.latencies_ms:
@@ -61,6 +63,27 @@ def admin_connection(server_url: str):
     import psycopg
 
     return psycopg.connect(with_database(server_url, "postgres"), autocommit=True)
+
+
+def cpu_seconds(gunicorn_pid: int, database: str) -> tuple[float, float]:
+    """CPU time used so far by gunicorn (master and workers) and by the PostgreSQL backends of `database`."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
+
+    master = psutil.Process(gunicorn_pid)
+    app = used(master) + sum(used(child) for child in master.children(recursive=True))
+    db = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        if process.info.get("name") == "postgres" and f" {database} " in f" {cmdline} ":
+            db += used(process)
+    return app, db
 
 
 class Command(BaseCommand):
@@ -151,12 +174,19 @@ class Command(BaseCommand):
             for level in levels:
                 # Warm every worker's connection and code paths before measuring.
                 self._level(port, seed, level, requests=max(2 * level, 20), seconds=5, tag=f"warm{level}")
-                results.append(
-                    self._level(
-                        port, seed, level, requests=options["requests"], seconds=options["seconds"], tag=f"m{level}"
-                    )
+                app_before, db_before = cpu_seconds(gunicorn.pid, name)
+                result = self._level(
+                    port, seed, level, requests=options["requests"], seconds=options["seconds"], tag=f"m{level}"
                 )
+                app_after, db_after = cpu_seconds(gunicorn.pid, name)
+                result.app_cpu_s, result.db_cpu_s = app_after - app_before, db_after - db_before
+                results.append(result)
             self._report(results)
+            load = os.getloadavg()
+            self.stdout.write(
+                f"load average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} cores; "
+                "CPU ms/subm is what each submission cost the app (gunicorn) and PostgreSQL, whatever else ran"
+            )
         finally:
             if gunicorn is not None:
                 gunicorn.terminate()
@@ -256,11 +286,13 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(
             f"{'clients':>7} {'requests':>8} {'errors':>6} {'seconds':>7} {'subm/s':>8} "
-            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'mean ms':>7}"
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'mean ms':>7} {'app CPU ms/subm':>15} {'db CPU ms/subm':>14}"
         )
         for result in results:
+            done = max(result.requests, 1)
             self.stdout.write(
                 f"{result.clients:>7} {result.requests:>8} {result.errors:>6} {result.seconds:>7.1f} "
                 f"{result.rate:>8.1f} {result.percentile(0.50):>7.1f} {result.percentile(0.95):>7.1f} "
-                f"{result.percentile(0.99):>7.1f} {statistics.fmean(result.latencies_ms or [0]):>7.1f}"
+                f"{result.percentile(0.99):>7.1f} {statistics.fmean(result.latencies_ms or [0]):>7.1f} "
+                f"{1000 * result.app_cpu_s / done:>15.2f} {1000 * result.db_cpu_s / done:>14.2f}"
             )
