@@ -42,7 +42,7 @@ def _live_tensor_bytes() -> int:
 
 def test_memory_does_not_grow_over_turns(tokenizer):
     loaded = tiny_gpt2(tokenizer)
-    config = EditorConfig.for_model(loaded, method="amend", lr=1e-3, steps=2, mu=10.0)
+    config = EditorConfig.for_model(loaded, method="amend", lr=1e-3, steps=2, mu=10.0, nu=1.0, settle=True)
     editor = Editor(loaded, config)
     words = ["Lima", "Madrid", "Paris", "Rome", "Oslo", "Berlin", "tennis", "violin"]
     held, state = [], []

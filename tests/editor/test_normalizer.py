@@ -26,12 +26,14 @@ def test_state_round_trips_through_a_file(tmp_path):
     norm = Normalizer()
     norm.update("3x5", torch.randn(20, 8))
     norm.update("2x2", torch.randn(9, 4))
+    norm.update_keys("transformer.h.1.mlp.c_proj", torch.randn(9, 3))
     norm.save(tmp_path / "norm.safetensors")
     restored = Normalizer.load(tmp_path / "norm.safetensors")
     assert restored.keys == norm.keys
     more = torch.randn(11, 8)
     norm.update("3x5", more)
     restored.update("3x5", more)
+    assert torch.equal(restored.key_sum("transformer.h.1.mlp.c_proj"), norm.key_sum("transformer.h.1.mlp.c_proj"))
     for key in norm.keys:
         assert restored.count(key) == norm.count(key)
         for a, b in zip(norm.mean_std(key), restored.mean_std(key), strict=True):
@@ -41,7 +43,9 @@ def test_state_round_trips_through_a_file(tmp_path):
 def test_state_size_does_not_depend_on_rows_seen():
     norm = Normalizer()
     norm.update("4x4", torch.randn(10, 8))
+    norm.update_keys("m", torch.randn(10, 4))
     size = norm.nbytes
     for _ in range(20):
         norm.update("4x4", torch.randn(100, 8))
+        norm.update_keys("m", torch.randn(100, 4))
     assert norm.nbytes == size

@@ -54,23 +54,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def plain_forward_backward(model, batch) -> float:
-    """Seconds for one ordinary training forward+backward over the batch (weights untouched)."""
-    params = [p for p in model.parameters()]
+def plain_forward_backward(model, batch, repeats: int = 3) -> float:
+    """Seconds for one ordinary training forward+backward over the batch (all weights trainable,
+    none updated): the median of ``repeats`` runs, as the machine may be shared."""
+    params = list(model.parameters())
     for p in params:
         p.requires_grad_(True)
+    times = []
     try:
-        _sync(batch.input_ids.device)
-        t0 = time.perf_counter()
-        with torch.enable_grad():
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-            edit_loss(logits, batch).backward()
-        _sync(batch.input_ids.device)
-        return time.perf_counter() - t0
+        for _ in range(repeats):
+            _sync(batch.input_ids.device)
+            t0 = time.perf_counter()
+            with torch.enable_grad():
+                logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+                edit_loss(logits, batch).backward()
+            _sync(batch.input_ids.device)
+            times.append(time.perf_counter() - t0)
+            for p in params:
+                p.grad = None
+            del logits
     finally:
         for p in params:
             p.grad = None
             p.requires_grad_(False)
+    return sorted(times)[len(times) // 2]
 
 
 def _sync(device: torch.device) -> None:

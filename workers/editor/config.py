@@ -43,6 +43,8 @@ class EditorConfig:
     lam: float = 1.0  # ridge lambda
     mu: float = 0.0  # weight of the preservation term mu * C0 (amend only)
     steps: int = 1  # closed-form steps per batch (amend) or gradient steps (ft)
+    nu: float = 0.0  # amend: weight of the running sum of earlier edits' k k^T in the ridge (keeps them)
+    settle: bool = False  # amend: rows of edits already answering their target get a zero shift
     chunk: int = 0  # rows per forward/backward while capturing (0 = whole batch); bounds memory
     preserve_tokens: int = 4096  # tokens of general text used for C0
 
@@ -54,7 +56,7 @@ class EditorConfig:
             raise EditorError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
         if not isinstance(self.modules, list) or not all(isinstance(m, str) and m for m in self.modules):
             raise EditorError("modules must be a list of dotted module names")
-        for name in ("lr", "lam", "mu"):
+        for name in ("lr", "lam", "mu", "nu"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value != value or value < 0 or value == float("inf"):
                 raise EditorError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -64,8 +66,10 @@ class EditorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < (1 if name == "steps" else 0):
                 raise EditorError(f"{name} must be an integer >= {1 if name == 'steps' else 0}, got {value!r}")
-        if self.method == "ultraedit" and (self.mu != 0 or self.steps != 1):
-            raise EditorError("method ultraedit is the published algorithm: mu must be 0 and steps 1 (use amend)")
+        if self.method == "ultraedit" and (self.mu != 0 or self.nu != 0 or self.steps != 1 or self.settle):
+            raise EditorError(
+                "method ultraedit is the published algorithm: no mu, nu, settle or extra steps; use amend"
+            )
 
     @classmethod
     def for_model(cls, loaded: LoadedModel, **overrides) -> EditorConfig:

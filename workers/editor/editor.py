@@ -19,7 +19,7 @@ from .config import EditorConfig
 from .data import EditRequest
 from .delta import Delta, dense_factors
 from .errors import EditorError
-from .evaluate import DEFAULT_FLUENCY_TEXT
+from .evaluate import sample_text
 from .finetune import finetune_steps
 from .hooks import Captured, capture, module_inputs
 from .model import LoadedModel, check_modules, get_module, in_out_dims, module_kind
@@ -35,21 +35,50 @@ class Editor:
         self.loaded = loaded
         self.config = config
         self.normalizer = normalizer if normalizer is not None else Normalizer()
-        self.preserve_text = DEFAULT_FLUENCY_TEXT
+        # General text for the preservation term; None = sample it from the model itself.
+        self.preserve_text: str | None = None
         self._preserve: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
         self.last_losses: list[float] = []  # edit loss before each step of the last batch
 
     # -- preservation term -------------------------------------------------------------------
+    def _general_token_rows(self) -> list[list[int]]:
+        """Token sequences of general text for C0: the model's own samples (its own picture of
+        "general text", as MEMIT uses Wikipedia for GPT-2), or ``preserve_text`` if set."""
+        cfg, loaded = self.config, self.loaded
+        window = min(128, loaded.context_length)
+        if self.preserve_text is not None:
+            ids = prompt_ids(loaded.tokenizer, self.preserve_text)[: cfg.preserve_tokens]
+            return [ids[i : i + window] for i in range(0, len(ids), window) if len(ids[i : i + window]) > 1]
+        return sample_text(loaded, cfg.preserve_tokens, window, seed=0)
+
+    def _regularizer(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
+        """Per module (A, A^-1) for this batch: A = lam I + mu C0 + nu * (sum of earlier edit keys' k k^T);
+        None for the plain lam I."""
+        cfg = self.config
+        if cfg.method != "amend" or (cfg.mu <= 0 and cfg.nu <= 0):
+            return None
+        if cfg.nu <= 0:
+            return self._preservation()
+        base = self._preservation() if cfg.mu > 0 else None
+        out = {}
+        for n in cfg.modules:
+            d_in = in_out_dims(get_module(self.loaded.model, n))[0]
+            a = base[n][0].double().cpu() if base else cfg.lam * torch.eye(d_in, dtype=torch.float64)
+            earlier = self.normalizer.key_sum(n)
+            if earlier is None:
+                out[n] = base[n] if base else (a.float(), torch.linalg.inv(a).float())
+                continue
+            a = a + cfg.nu * earlier
+            a = (a + a.T) / 2
+            out[n] = (a.float().to(self.loaded.device), torch.linalg.inv(a).float().to(self.loaded.device))
+        return out
+
     def _preservation(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per module (A, A^-1) with A = lam I + mu C0; built once, fixed size (d_in x d_in)."""
         if self._preserve is None:
-            tok = self.loaded.tokenizer
-            ids = prompt_ids(tok, self.preserve_text)[: self.config.preserve_tokens]
-            window = min(256, self.loaded.context_length)
-            chunks = [ids[i : i + window] for i in range(0, len(ids), window)]
             keys: dict[str, list[torch.Tensor]] = {n: [] for n in self.config.modules}
-            for chunk in chunks:
-                t = torch.tensor([chunk], device=self.loaded.device)
+            for row in self._general_token_rows():
+                t = torch.tensor([row], device=self.loaded.device)
                 seen = module_inputs(self.loaded.model, self.config.modules, t, torch.ones_like(t))
                 for n, k in seen.items():
                     keys[n].append(k.cpu())
@@ -112,16 +141,21 @@ class Editor:
 
     def _apply_closed_form(self, batch) -> Delta:
         cfg = self.config
-        preserve = self._preservation() if cfg.method == "amend" and cfg.mu > 0 else None
+        preserve = self._regularizer()
         steps = []
         self.last_losses = []
-        for _ in range(cfg.steps if cfg.method == "amend" else 1):
+        for step_index in range(cfg.steps if cfg.method == "amend" else 1):
             cap = capture(self.loaded.model, cfg.modules, batch, chunk=cfg.chunk)
             self.last_losses.append(cap.loss)
+            if step_index == 0 and cfg.method == "amend" and cfg.nu > 0:
+                first_keys = {n: cap.keys[n] for n in cfg.modules}
             step = Delta(self._solve(cap, preserve))
             # Refuse before touching the weights: a non-finite step must leave the model as it was.
             step.apply_to(self.loaded.model, keep_undo=False)
             steps.append(step)
+        if cfg.method == "amend" and cfg.nu > 0:
+            for n, k in first_keys.items():
+                self.normalizer.update_keys(n, k)
         return steps[0] if len(steps) == 1 else Delta.concat(steps)
 
     def _solve(self, cap: Captured, preserve) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -140,6 +174,10 @@ class Editor:
             z = torch.cat([cap.keys[n], cap.grads[n]], dim=1)  # (rows, d_in + d_out)
             z_hat = self.normalizer.normalize(shape_key(*dims[n]), z)
             values = pseudo_values(z_hat[:, :d_in], z_hat[:, d_in:], cfg.lr)  # (rows, d_out)
+            if cfg.method == "amend" and cfg.settle:
+                # An edit that already answers its target is held where it is (zero shift) rather than
+                # pushed further: later steps spend their change only on edits still failing.
+                values[cap.done.to(values.device)] = 0.0
             if preserve is None:
                 u, r = ridge_factors(cap.keys[n], values, cfg.lam)
             else:

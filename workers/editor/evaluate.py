@@ -100,6 +100,25 @@ def _greedy_ids(loaded: LoadedModel, ids: list[int], max_new_tokens: int) -> lis
     return out
 
 
+@torch.no_grad()
+def sample_text(loaded: LoadedModel, tokens: int, length: int, seed: int = 0) -> list[list[int]]:
+    """About ``tokens`` tokens of text sampled from the model (temperature 1) from its BOS/EOS
+    token, as rows of ``length``; deterministic for a seed, global RNG state untouched."""
+    tok = loaded.tokenizer
+    start = next((t for t in (tok.bos_token_id, tok.eos_token_id) if t is not None), None)
+    if start is None:
+        start = prompt_ids(tok, "The")[0]
+    rows = max(1, tokens // length)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    seq = torch.full((rows, 1), start, dtype=torch.long, device=loaded.device)
+    # No KV cache: cache APIs differ between model families and versions; this runs once per editor.
+    for _ in range(length - 1):
+        logits = loaded.model(input_ids=seq, attention_mask=torch.ones_like(seq)).logits[:, -1].float()  # (rows, V)
+        nxt = torch.multinomial(torch.softmax(logits, dim=-1).cpu(), 1, generator=gen)
+        seq = torch.cat([seq, nxt.to(loaded.device)], dim=1)
+    return seq.cpu().tolist()
+
+
 def locality_baseline(loaded: LoadedModel, probes: list[LocalityProbe]) -> LocalityBaseline:
     """Record the pre-edit model's predictions on the probes (call before editing)."""
     tok = loaded.tokenizer

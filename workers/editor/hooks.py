@@ -25,6 +25,7 @@ class Captured:
     keys: dict[str, torch.Tensor]
     grads: dict[str, torch.Tensor]
     loss: float  # mean over edits of each edit's mean target-token NLL, before the edit
+    done: torch.Tensor  # (N,) bool: the row's edit already yields every target token (argmax)
 
 
 def edit_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
@@ -59,6 +60,7 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
     keys: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     grads: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     total = 0.0
+    done: list[torch.Tensor] = []
     for start in range(0, size, step):
         part = TeacherForced(*(t[start : start + step] for t in vars(batch).values()))
         mask = part.scored
@@ -78,6 +80,8 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
             with weights_require_grad(modules), torch.enable_grad():
                 logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
                 loss = edit_loss(logits, part)
+                hit = (logits.detach().argmax(dim=-1) == part.labels) | ~mask  # (b, T)
+                done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[mask].cpu())  # (n_rows,)
                 outs = [outputs[n] for n in names]
                 out_grads = torch.autograd.grad(loss, outs)
         finally:
@@ -91,6 +95,7 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
         keys={n: torch.cat(v) for n, v in keys.items()},
         grads={n: torch.cat(v) for n, v in grads.items()},
         loss=total / size,
+        done=torch.cat(done),
     )
 
 

@@ -21,10 +21,28 @@ def shape_key(d_in: int, d_out: int) -> str:
     return f"{d_in}x{d_out}"
 
 
+COV = "cov::"
+
+
 class Normalizer:
+    """Also holds, for Amend's default method, the running sum of k k^T of every edit key seen
+    per module (d_in x d_in, fixed size): the ridge then keeps earlier edits where they are."""
+
     def __init__(self) -> None:
         # shape key -> (count, mean (d,), m2 (d,)) with d = d_in + d_out; m2 = sum of squared deviations
         self._stats: dict[str, tuple[int, torch.Tensor, torch.Tensor]] = {}
+        # module name -> (count, sum of k k^T (d_in, d_in) float64)
+        self._cov: dict[str, tuple[int, torch.Tensor]] = {}
+
+    def update_keys(self, module: str, keys: torch.Tensor) -> None:
+        """Add edit keys (N, d_in) to the module's running k k^T sum."""
+        k = keys.detach().to("cpu", torch.float64)
+        n, total = self._cov.get(module, (0, torch.zeros(k.shape[1], k.shape[1], dtype=torch.float64)))
+        self._cov[module] = (n + k.shape[0], total + k.T @ k)
+
+    def key_sum(self, module: str) -> torch.Tensor | None:
+        """Sum of k k^T over every edit key seen by ``module`` (float64), or None."""
+        return self._cov[module][1] if module in self._cov else None
 
     def update(self, key: str, rows: torch.Tensor) -> None:
         """Merge rows (N, d) into the statistics of ``key``."""
@@ -71,7 +89,8 @@ class Normalizer:
 
     @property
     def nbytes(self) -> int:
-        return sum(m.numel() * m.element_size() + v.numel() * v.element_size() for _, m, v in self._stats.values())
+        stats = sum(m.numel() * m.element_size() + v.numel() * v.element_size() for _, m, v in self._stats.values())
+        return stats + sum(c.numel() * c.element_size() for _, c in self._cov.values())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state: dict[str, torch.Tensor] = {}
@@ -79,12 +98,22 @@ class Normalizer:
             state[f"{key}.count"] = torch.tensor([n], dtype=torch.int64)
             state[f"{key}.mean"] = mean.clone()
             state[f"{key}.m2"] = m2.clone()
+        for module, (n, total) in self._cov.items():
+            state[f"{COV}{module}.count"] = torch.tensor([n], dtype=torch.int64)
+            state[f"{COV}{module}.sum"] = total.clone()
         return state
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> Normalizer:
         norm = cls()
-        keys = {k.rsplit(".", 1)[0] for k in state}
+        for name in {k.rsplit(".", 1)[0] for k in state if k.startswith(COV)}:
+            try:
+                total = state[f"{name}.sum"].to(torch.float64).clone()
+                n = int(state[f"{name}.count"].reshape(-1)[0])
+            except KeyError as exc:
+                raise EditorError(f"normaliser state is missing {exc.args[0]!r}") from None
+            norm._cov[name[len(COV) :]] = (n, total)
+        keys = {k.rsplit(".", 1)[0] for k in state if not k.startswith(COV)}
         for key in keys:
             try:
                 n = int(state[f"{key}.count"].reshape(-1)[0])
