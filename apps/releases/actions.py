@@ -413,6 +413,17 @@ def _point_production(
     return promotion
 
 
+def _follows(version: ModelVersion, current: ModelVersion) -> bool:
+    """Whether `version` may replace production automatically: it builds on production, or it is a
+    revert version holding exactly production's facts but the reverted one."""
+    if current.pk in {v.pk for v in version.ancestry()}:
+        return True
+    if version.batch_id and version.batch.kind == BatchKind.REVERT:
+        expected = set(current.applied_fact_ids()) - set(version.batch.fact_ids)
+        return set(version.applied_fact_ids()) == expected
+    return False
+
+
 @transaction.atomic
 def promote(
     actor: User | None, version: ModelVersion, reason: str = "", *, automatic: bool = False
@@ -429,7 +440,7 @@ def promote(
     if automatic:
         if version.state != VersionState.CANDIDATE or not gates.all_passed(version.gate_results):
             return None
-        if current is not None and current.pk not in {v.pk for v in version.ancestry()}:
+        if current is not None and not _follows(version, current):
             return None
         return _point_production(
             None, line, version, kind=PromotionKind.PROMOTE, reason="met every gate", automatic=True

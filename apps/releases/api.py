@@ -1,0 +1,145 @@
+"""REST API of the release pipeline: versions, batches, promotions, probes and the operator actions."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from amend.api_support import HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.roles import Role
+from apps.facts.api import REFUSALS
+from apps.facts.models import FactEdit
+from apps.modellines.models import ModelLine
+from apps.releases import actions
+from apps.releases.models import Batch, BatchState, ModelVersion, Probe, Promotion, VersionState
+from apps.releases.serializers import (
+    BatchDetailSerializer,
+    BatchSerializer,
+    ProbeRequestSerializer,
+    ProbeSerializer,
+    PromotionSerializer,
+    ReasonSerializer,
+    ReleaseNowSerializer,
+    RevertSerializer,
+    VersionSerializer,
+)
+
+OPERATOR_ACTIONS = {"promote", "hold", "rollback", "release_now", "revert"}
+
+
+class VersionFilter(django_filters.FilterSet):
+    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    state = django_filters.MultipleChoiceFilter(choices=VersionState.choices)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["model_line", "state", "number"]
+
+
+class _ReadOnly(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [HasAnyRole]
+    throttle_classes = [WriteThrottle]
+    pagination_class = Pagination
+
+    def get_permissions(self) -> list:
+        if self.action in OPERATOR_ACTIONS:
+            return [role_permission(Role.OPERATOR)()]
+        return super().get_permissions()
+
+
+def _reason(request: Request) -> str:
+    form = ReasonSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    return form.validated_data["reason"]
+
+
+class VersionViewSet(_ReadOnly):
+    serializer_class = VersionSerializer
+    queryset = ModelVersion.objects.select_related("model_line", "parent").order_by("model_line_id", "-number")
+    filterset_class = VersionFilter
+
+    @extend_schema(request=ReasonSerializer, responses={200: PromotionSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def promote(self, request: Request, pk: str) -> Response:
+        """Point production at this version (a held or older one), with a reason."""
+        promotion = actions.promote(request.user, self.get_object(), _reason(request))
+        return Response(PromotionSerializer(promotion).data)
+
+    @extend_schema(request=ReasonSerializer, responses={200: PromotionSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, pk: str) -> Response:
+        """Stop a candidate from being promoted; its facts are held."""
+        promotion = actions.hold(request.user, self.get_object(), _reason(request))
+        return Response(PromotionSerializer(promotion).data)
+
+    @extend_schema(request=ReasonSerializer, responses={200: PromotionSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, pk: str) -> Response:
+        """Point production back at this earlier version, exactly; later facts become rolled back."""
+        promotion = actions.rollback(request.user, self.get_object(), _reason(request))
+        return Response(PromotionSerializer(promotion).data)
+
+    @extend_schema(request=ProbeRequestSerializer, responses={202: ProbeSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def probe(self, request: Request, pk: str) -> Response:
+        """Ask this version a prompt; poll /api/probes/{id}/ for the greedy answer."""
+        form = ProbeRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        probe = actions.request_probe(request.user, self.get_object(), **form.validated_data)
+        return Response(ProbeSerializer(probe).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchFilter(django_filters.FilterSet):
+    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    state = django_filters.MultipleChoiceFilter(choices=BatchState.choices)
+
+    class Meta:
+        model = Batch
+        fields = ["model_line", "state", "kind"]
+
+
+class BatchViewSet(_ReadOnly):
+    queryset = Batch.objects.select_related("model_line", "version").order_by("-id")
+    filterset_class = BatchFilter
+
+    def get_serializer_class(self) -> type:
+        return BatchDetailSerializer if self.action == "retrieve" else BatchSerializer
+
+    @extend_schema(request=ReleaseNowSerializer, responses={201: BatchSerializer, **REFUSALS})
+    @action(detail=False, methods=["post"], url_path="release-now")
+    def release_now(self, request: Request) -> Response:
+        """Cut the line's approved facts into a batch now, without waiting for its size or wait."""
+        form = ReleaseNowSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        line = ModelLine.objects.filter(pk=form.validated_data["model_line"]).first()
+        if line is None:
+            raise ValidationError({"model_line": "no model line with this id"})
+        batch = actions.release_now(request.user, line)
+        return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RevertSerializer, responses={201: BatchSerializer, **REFUSALS})
+    @action(detail=False, methods=["post"])
+    def revert(self, request: Request) -> Response:
+        """Take one applied fact out of production: a new version replays the later batches without it."""
+        form = RevertSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        fact = FactEdit.objects.filter(pk=form.validated_data["fact"]).first()
+        if fact is None:
+            raise ValidationError({"fact": "no fact with this id"})
+        batch = actions.revert_fact(request.user, fact, form.validated_data["reason"])
+        return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class PromotionViewSet(_ReadOnly):
+    serializer_class = PromotionSerializer
+    queryset = Promotion.objects.select_related("model_line", "version", "previous", "actor").order_by("-id")
+    filterset_fields = ["model_line", "kind", "automatic"]
+
+
+class ProbeViewSet(_ReadOnly):
+    serializer_class = ProbeSerializer
+    queryset = Probe.objects.select_related("model_line", "version").order_by("-id")
+    filterset_fields = ["model_line", "version", "state"]

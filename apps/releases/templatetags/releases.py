@@ -1,0 +1,32 @@
+from django import template
+
+from apps.modellines.models import ModelLine
+from apps.releases.timeline import line_timeline
+
+register = template.Library()
+
+
+@register.simple_tag
+def timeline_for(line: ModelLine) -> dict:
+    """{% timeline_for line as timeline %}: versions, chart, promotions and batches of a model line."""
+    return line_timeline(line)
+
+
+@register.filter
+def percent(value: object) -> str:
+    return f"{float(value) * 100:.1f}%" if isinstance(value, int | float) else "—"
+
+
+@register.filter
+def signed_percent(value: object) -> str:
+    return f"{float(value) * 100:+.1f}%" if isinstance(value, int | float) else "—"
+
+
+@register.filter
+def kib(value: object) -> str:
+    if not isinstance(value, int | float):
+        return "—"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{int(value)} B"
