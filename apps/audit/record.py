@@ -14,6 +14,7 @@ from apps.audit.models import GENESIS_HASH, AuditEvent
 AUTOMATION = "automation"
 # Any constant: the key of the PostgreSQL advisory lock that serialises the chain's tail.
 _CHAIN_LOCK_KEY = 7_201_446_011
+_TAIL_SQL = f"SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1"
 
 
 def _plain(value: Any) -> Any:
@@ -34,11 +35,14 @@ def record_event(
     """Append one event to the chain. `actor` None means automation (workers, the scheduler)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        # Plain SQL: this runs on every write, and the ORM would rebuild the same statement each time.
+        cursor.execute(_TAIL_SQL)
+        row = cursor.fetchone()
+    last = row[0] if row else None
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
     event = AuditEvent(
         created_at=timezone.now(),
         actor=user,
