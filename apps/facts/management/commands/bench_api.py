@@ -100,6 +100,12 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=20.0, help="time limit per level")
         parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: 2 x cores + 1)")
         parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+        parser.add_argument(
+            "--synchronous-commit",
+            choices=["on", "off"],
+            default="on",
+            help="PostgreSQL synchronous_commit for the app's sessions (off: commits do not wait for the WAL flush)",
+        )
         parser.add_argument("--keep-database", action="store_true")
         parser.add_argument("--seed-only", action="store_true", help="internal: seed this database, print the tokens")
 
@@ -132,6 +138,8 @@ class Command(BaseCommand):
             "AMEND_WRITE_THROTTLE": "100000000/min",
             "AMEND_LOG_LEVEL": "WARNING",
             "AMEND_VAR_DIR": str(Path(settings.VAR_DIR) / "bench"),
+            # libpq reads PGOPTIONS: applies to every session gunicorn opens.
+            "PGOPTIONS": f"-c synchronous_commit={options['synchronous_commit']}",
         }
         gunicorn = None
         try:
@@ -168,7 +176,8 @@ class Command(BaseCommand):
             self._wait_until_up(port, gunicorn)
             self.stdout.write(
                 f"gunicorn: {workers} workers x {options['threads']} threads on 127.0.0.1:{port}; "
-                f"PostgreSQL database {name}; {os.cpu_count()} CPU cores"
+                f"PostgreSQL database {name} (synchronous_commit={options['synchronous_commit']}); "
+                f"{os.cpu_count()} CPU cores"
             )
             results = []
             for level in levels:
