@@ -57,7 +57,8 @@ def browser() -> Iterator[object]:
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Generous: the shared CI machine can be slow, and a timeout only ever costs time on failure.
+    page.set_default_timeout(30_000)
     yield page
     context.close()
 
