@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
-from apps.facts.actions import review_fact
+from apps.facts.actions import review_fact, transition_facts
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
 
@@ -383,3 +383,17 @@ def test_every_page_has_landmarks_a_skip_link_and_labelled_fields(client_for, cu
     assert '<main id="main"' in page and '<nav class="main-nav" aria-label="Main">' in page
     for name in ("prompt", "target", "rationale", "source", "model_line"):
         assert f'for="id_{name}"' in page, f"{name} has no label"
+
+
+def test_an_applied_fact_shows_its_results_and_offers_operators_a_revert(
+    client_for, operator, curator, submitted_fact, reviewer
+):
+    review_fact(reviewer, submitted_fact, "approve", "ok")
+    transition_facts(None, [submitted_fact], FactState.QUEUED)
+    transition_facts(None, [submitted_fact], FactState.APPLIED, results={submitted_fact.pk: {"efficacy": 1.0}})
+    as_operator = text(client_for(operator).get(reverse("fact_detail", args=[submitted_fact.pk])))
+    assert "Results in the model" in as_operator and "1.000" in as_operator
+    assert reverse("release_revert_fact", args=[submitted_fact.pk]) in as_operator
+    as_curator = text(client_for(curator).get(reverse("fact_detail", args=[submitted_fact.pk])))
+    assert reverse("release_revert_fact", args=[submitted_fact.pk]) not in as_curator
+    assert "Queued" in as_curator and "Applied" in as_curator  # the pipeline's moves are on the timeline
