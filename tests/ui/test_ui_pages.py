@@ -5,7 +5,6 @@ import io
 import json
 import re
 
-import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -359,15 +358,16 @@ def test_the_token_page_creates_and_replaces_my_api_token(client_for, curator):
     assert curator.auth_token.key != key
 
 
-@pytest.mark.parametrize("path", ["/static/css/amend.css", "/static/js/amend.js", "/static/img/favicon.svg"])
-def test_styles_and_scripts_are_served_by_the_app_itself(settings, tmp_path, path):
+def test_styles_and_scripts_are_served_by_the_app_itself(settings, tmp_path):
     # As deployed: collectstatic, then WhiteNoise serves the files (no web server, no CDN).
     settings.STATIC_ROOT = tmp_path
     call_command("collectstatic", interactive=False, verbosity=0)
-    response = Client().get(path)
-    assert response.status_code == 200
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    assert len(body) > 100
+    client = Client()
+    for path in ("/static/css/amend.css", "/static/js/amend.js", "/static/img/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert len(body) > 100, path
 
 
 def test_pages_load_nothing_from_another_site(client_for, curator):
