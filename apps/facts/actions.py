@@ -217,6 +217,8 @@ def update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     for name, value in changed.items():
         setattr(current, name, value)
     other = _resolve_supersedes(current.model_line_id, current.prompt, supersedes)
+    if other is not None and other.pk == current.pk:
+        raise ValidationError({"supersedes": "a fact cannot supersede itself"})
     if (other.pk if other else None) != current.supersedes_id:
         current.supersedes = other
         changed["supersedes"] = other.pk if other else None

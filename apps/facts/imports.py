@@ -53,7 +53,7 @@ def format_for(filename: str) -> str | None:
     lowered = filename.lower()
     if lowered.endswith((".jsonl", ".json", ".ndjson")):
         return "jsonl"
-    if lowered.endswith((".csv", ".tsv")):
+    if lowered.endswith(".csv"):
         return "csv"
     return None
 

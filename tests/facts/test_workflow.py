@@ -171,3 +171,12 @@ def test_bad_input_names_the_field_and_the_reason(make_fact, field, value, reaso
 def test_text_is_stored_nfc_normalised_and_trimmed(make_fact):
     fact = make_fact("  Where is Zu\u0308rich?  ", "Switzerland")
     assert fact.prompt == "Where is Z\u00fcrich?"
+
+
+def test_a_fact_cannot_supersede_itself(make_fact, curator):
+    draft = make_fact(submit=False)
+    with pytest.raises(ValidationError) as caught:
+        update_fact(curator, draft, supersedes=draft.pk)
+    assert caught.value.message_dict["supersedes"] == ["a fact cannot supersede itself"]
+    with pytest.raises(ValidationError):
+        mark_superseding(curator, draft, draft)
