@@ -5,6 +5,7 @@ which checks roles and states. A refused transition re-renders the page with the
 HTTP 409; bad input re-renders the form with the field errors and HTTP 400.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -342,7 +343,9 @@ def _edit_page(
     return render(request, "facts/edit.html", context, status=status)
 
 
-def _run_fact_action(request: HttpRequest, fact: FactEdit, run, success: str, **page_kwargs) -> HttpResponse:
+def _run_fact_action(
+    request: HttpRequest, fact: FactEdit, run: Callable[[], object], success: str, **page_kwargs
+) -> HttpResponse:
     """Run one service call for the fact page: success -> back to the page with a message,
     refusal -> the page again with the reason (409) or the field errors (400)."""
     try:
