@@ -1,7 +1,7 @@
 """The REST API, mounted at /api/ by amend/urls.py. Other parts register their viewsets on `router`."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import MeView, MyTokenView, SignInTokenView
@@ -18,7 +18,6 @@ router.register("audit/events", AuditEventViewSet, basename="auditevent")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("auth/token/", SignInTokenView.as_view(), name="api-sign-in-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/token/", MyTokenView.as_view(), name="api-my-token"),
