@@ -35,7 +35,7 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
     code = main([*argv, "--method", "ultraedit,amend,ft", "--lr", "0.003", "--device", "cpu", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "ES (efficacy)" in printed and "edit time / fwd+bwd" in printed
+    assert "ES (efficacy)" in printed and "edit wall time / fwd+bwd" in printed
     results = json.loads(out.read_text())["results"]
     assert [r["method"] for r in results] == ["ultraedit", "amend", "ft"]
     for r in results:

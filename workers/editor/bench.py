@@ -23,11 +23,11 @@ from .config import EditorConfig
 from .data import read_zsre
 from .editor import Editor
 from .errors import EditorError
-from .evaluate import DEFAULT_FLUENCY_TEXT, evaluate, locality_baseline, perplexity
+from .evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS, evaluate, locality_baseline, perplexity
 from .hooks import edit_loss
 from .memory import PeakMemory
 from .model import load_model
-from .tokens import edit_batch
+from .tokens import edit_batch, prompt_ids, target_ids
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,26 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="fp32")
     p.add_argument("--fluency", default=None, help="text file for perplexity (default: MODEL/fluency.txt or built-in)")
+    p.add_argument(
+        "--skip-long", action="store_true", help="drop records that do not fit the model's context (else an error)"
+    )
     p.add_argument("--json", default=None, help="write all figures to this JSON file")
     return p
 
 
-def plain_forward_backward(model, batch, repeats: int = 3) -> float:
-    """Seconds for one ordinary training forward+backward over the batch (all weights trainable,
-    none updated): the median of ``repeats`` runs, as the machine may be shared."""
+def plain_forward_backward(model, batch, repeats: int = 3) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ordinary training forward+backward over the batch (all weights
+    trainable, none updated): the median of ``repeats`` runs, as the machine may be shared."""
     params = list(model.parameters())
     for p in params:
         p.requires_grad_(True)
-    times = []
+    times, cpu = [], []
     try:
         for _ in range(repeats):
             _sync(batch.input_ids.device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with torch.enable_grad():
                 logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
                 edit_loss(logits, batch).backward()
             _sync(batch.input_ids.device)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             for p in params:
                 p.grad = None
             del logits
@@ -77,7 +81,7 @@ def plain_forward_backward(model, batch, repeats: int = 3) -> float:
         for p in params:
             p.grad = None
             p.requires_grad_(False)
-    return sorted(times)[len(times) // 2]
+    return sorted(times)[len(times) // 2], sorted(cpu)[len(cpu) // 2]
 
 
 def _sync(device: torch.device) -> None:
@@ -85,13 +89,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def fits(loaded, request) -> bool:
+    """Whether every prompt of the record, with its answer, fits the model's context."""
+    tok, ctx = loaded.tokenizer, loaded.context_length
+    t = len(target_ids(tok, request.target))
+    texts = [(p, t) for p in [request.prompt, *request.paraphrases]]
+    texts += [(p.prompt, len(target_ids(tok, p.answer)) if p.answer else GREEDY_TOKENS) for p in request.locality]
+    return all(len(prompt_ids(tok, p)) + n <= ctx for p, n in texts)
+
+
 def run_method(args, method: str, requests, fluency_text: str, progress: bool) -> dict:
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    skipped = 0
+    if args.skip_long:
+        kept = [r for r in requests if fits(loaded, r)]
+        skipped = len(requests) - len(kept)
+        requests = kept
+        if not requests:
+            raise EditorError("no record fits the model's context")
     modules = args.modules.split(",") if args.modules else None
     config = EditorConfig.for_model(
         loaded, method=method, modules=modules, lr=args.lr, lam=args.lam, mu=args.mu, steps=args.steps
     )
     editor = Editor(loaded, config)
+    t0 = time.perf_counter()
+    editor.prepare()  # fixed, once per model line (C0): setup, not edit phase
+    setup_s = time.perf_counter() - t0
     probes = [p for r in requests for p in r.locality]
     baseline = locality_baseline(loaded, probes)
     ppl_before = perplexity(loaded, fluency_text)
@@ -99,7 +122,7 @@ def run_method(args, method: str, requests, fluency_text: str, progress: bool) -
 
     turns = [requests[i : i + args.batch_size] for i in range(0, len(requests), args.batch_size)]
     per_turn = []
-    edit_time = fb_time = 0.0
+    edit_time = fb_time = edit_cpu = fb_cpu = 0.0
     bar = None
     if progress:
         from tqdm import tqdm
@@ -112,23 +135,27 @@ def run_method(args, method: str, requests, fluency_text: str, progress: bool) -
             [r.target for r in batch_requests],
             loaded.context_length,
         ).to(loaded.device)
-        fb = plain_forward_backward(loaded.model, batch)
+        fb, fb_c = plain_forward_backward(loaded.model, batch)
         del batch
         gc.collect()
         with PeakMemory(loaded.device) as mem:
             _sync(loaded.device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             delta = editor.apply(batch_requests)
             _sync(loaded.device)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
         edit_time += dt
         fb_time += fb
+        edit_cpu += dc
+        fb_cpu += fb_c
         per_turn.append(
             {
                 "turn": turn,
                 "edits": len(batch_requests),
                 "latency_s": dt,
                 "forward_backward_s": fb,
+                "cpu_s": dc,
+                "forward_backward_cpu_s": fb_c,
                 "peak_memory_bytes": mem.peak_bytes,
                 "delta_rank": delta.rank,
                 "normalizer_bytes": editor.normalizer.nbytes,
@@ -158,14 +185,18 @@ def run_method(args, method: str, requests, fluency_text: str, progress: bool) -
         "config": config.to_dict(),
         "device": str(loaded.device),
         "edits": len(requests),
+        "skipped_too_long": skipped,
         "turns": len(turns),
         "before": before,
         "metrics": report.metrics,
         "edits_per_s": len(requests) / edit_time if edit_time else float("nan"),
         "edit_s": edit_time,
+        "setup_s": setup_s,
         "forward_backward_s": fb_time,
         "edit_to_forward_backward": edit_time / fb_time if fb_time else float("nan"),
         "edit_to_forward_backward_per_step": edit_time / fb_time / steps if fb_time else float("nan"),
+        "edit_to_forward_backward_cpu": edit_cpu / fb_cpu if fb_cpu else float("nan"),
+        "edit_to_forward_backward_cpu_per_step": edit_cpu / fb_cpu / steps if fb_cpu else float("nan"),
         "peak_memory_growth_turn2_to_last": (peaks[-1] / peaks[1] - 1) if len(peaks) > 2 else None,
         "per_turn": per_turn,
     }
@@ -193,8 +224,11 @@ def print_table(results: list[dict], out=sys.stdout) -> None:
         ("ES before editing", lambda r: r["before"].get("efficacy")),
         ("GS before editing", lambda r: r["before"].get("generalization")),
         ("edits/s (edit phase)", lambda r: r["edits_per_s"]),
-        ("edit time / fwd+bwd", lambda r: r["edit_to_forward_backward"]),
+        ("edit wall time / fwd+bwd", lambda r: r["edit_to_forward_backward"]),
         ("  per closed-form step", lambda r: r["edit_to_forward_backward_per_step"]),
+        ("edit CPU time / fwd+bwd CPU", lambda r: r["edit_to_forward_backward_cpu"]),
+        ("  per closed-form step", lambda r: r["edit_to_forward_backward_cpu_per_step"]),
+        ("setup once (C0), s", lambda r: r["setup_s"]),
         ("peak mem growth turn 2..T", lambda r: r["peak_memory_growth_turn2_to_last"]),
     ]
     names = [r["method"] for r in results]
@@ -205,13 +239,19 @@ def print_table(results: list[dict], out=sys.stdout) -> None:
         cfg = r["config"]
         print(
             f"\n{r['method']}: modules={','.join(cfg['modules'])} lr={cfg['lr']:g} lam={cfg['lam']:g} mu={cfg['mu']:g} "
-            f"steps={cfg['steps']} device={r['device']} edits={r['edits']} turns={r['turns']}",
+            f"steps={cfg['steps']} nu={cfg['nu']:g} settle={cfg['settle']} device={r['device']} edits={r['edits']} "
+            f"(skipped as too long: {r['skipped_too_long']}) turns={r['turns']}",
             file=out,
         )
-        print(f"{'turn':>5s} {'latency_s':>10s} {'fwd+bwd_s':>10s} {'peak_MiB':>10s} {'rank':>6s}", file=out)
+        print(
+            f"{'turn':>5s} {'latency_s':>10s} {'fwd+bwd_s':>10s} {'cpu_s':>8s} {'fb_cpu_s':>8s} "
+            f"{'peak_MiB':>10s} {'rank':>6s}",
+            file=out,
+        )
         for t in r["per_turn"]:
             print(
                 f"{t['turn']:5d} {t['latency_s']:10.3f} {t['forward_backward_s']:10.3f} "
+                f"{t['cpu_s']:8.3f} {t['forward_backward_cpu_s']:8.3f} "
                 f"{t['peak_memory_bytes'] / 2**20:10.1f} {t['delta_rank']:6d}",
                 file=out,
             )

@@ -40,6 +40,12 @@ class Editor:
         self._preserve: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
         self.last_losses: list[float] = []  # edit loss before each step of the last batch
 
+    def prepare(self) -> None:
+        """Build the fixed per-model-line matrices (C0 for amend with mu > 0) now rather than
+        inside the first batch."""
+        if self.config.method == "amend" and self.config.mu > 0:
+            self._preservation()
+
     # -- preservation term -------------------------------------------------------------------
     def _general_token_rows(self) -> list[list[int]]:
         """Token sequences of general text for C0: the model's own samples (its own picture of

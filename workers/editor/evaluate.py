@@ -109,13 +109,26 @@ def sample_text(loaded: LoadedModel, tokens: int, length: int, seed: int = 0) ->
     if start is None:
         start = prompt_ids(tok, "The")[0]
     rows = max(1, tokens // length)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
     seq = torch.full((rows, 1), start, dtype=torch.long, device=loaded.device)
-    # No KV cache: cache APIs differ between model families and versions; this runs once per editor.
-    for _ in range(length - 1):
-        logits = loaded.model(input_ids=seq, attention_mask=torch.ones_like(seq)).logits[:, -1].float()  # (rows, V)
-        nxt = torch.multinomial(torch.softmax(logits, dim=-1).cpu(), 1, generator=gen)
-        seq = torch.cat([seq, nxt.to(loaded.device)], dim=1)
+    devices = [loaded.device.index or 0] if loaded.device.type == "cuda" else []
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # generate() warns about pad == eos, harmless for unpadded rows
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        seq = loaded.model.generate(
+            input_ids=seq,
+            attention_mask=torch.ones_like(seq),
+            do_sample=True,
+            top_k=0,
+            top_p=1.0,
+            temperature=1.0,
+            max_new_tokens=length - 1,
+            min_new_tokens=length - 1,
+            pad_token_id=start,
+        )
+    hf_logging.set_verbosity(verbosity)
     return seq.cpu().tolist()
 
 
