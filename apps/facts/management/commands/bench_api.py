@@ -65,8 +65,8 @@ def admin_connection(server_url: str):
     return psycopg.connect(with_database(server_url, "postgres"), autocommit=True)
 
 
-def cpu_seconds(gunicorn_pid: int, database: str) -> tuple[float, float]:
-    """CPU time used so far by gunicorn (master and workers) and by the PostgreSQL backends of `database`."""
+def cpu_seconds(gunicorn_pid: int, database: str) -> dict[str, dict[int, float]]:
+    """CPU time used so far, per process: gunicorn (master and workers) and PostgreSQL backends of `database`."""
     import psutil
 
     def used(process: psutil.Process) -> float:
@@ -77,13 +77,18 @@ def cpu_seconds(gunicorn_pid: int, database: str) -> tuple[float, float]:
         return times.user + times.system
 
     master = psutil.Process(gunicorn_pid)
-    app = used(master) + sum(used(child) for child in master.children(recursive=True))
-    db = 0.0
+    app = {process.pid: used(process) for process in [master, *master.children(recursive=True)]}
+    db = {}
     for process in psutil.process_iter(["name", "cmdline"]):
         cmdline = " ".join(process.info.get("cmdline") or [])
         if process.info.get("name") == "postgres" and f" {database} " in f" {cmdline} ":
-            db += used(process)
-    return app, db
+            db[process.pid] = used(process)
+    return {"app": app, "db": db}
+
+
+def cpu_used_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two samples by the processes alive at the second one (new ones from zero)."""
+    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
 
 
 class Command(BaseCommand):
@@ -137,6 +142,8 @@ class Command(BaseCommand):
             "AMEND_SECRET_KEY": secrets.token_urlsafe(40),
             "AMEND_WRITE_THROTTLE": "100000000/min",
             "AMEND_LOG_LEVEL": "WARNING",
+            # Keep each worker's database connection for the whole run, as a deployment would.
+            "AMEND_DB_CONN_MAX_AGE": "600",
             "AMEND_VAR_DIR": str(Path(settings.VAR_DIR) / "bench"),
             # libpq reads PGOPTIONS: applies to every session gunicorn opens.
             "PGOPTIONS": f"-c synchronous_commit={options['synchronous_commit']}",
@@ -183,12 +190,13 @@ class Command(BaseCommand):
             for level in levels:
                 # Warm every worker's connection and code paths before measuring.
                 self._level(port, seed, level, requests=max(2 * level, 20), seconds=5, tag=f"warm{level}")
-                app_before, db_before = cpu_seconds(gunicorn.pid, name)
+                before = cpu_seconds(gunicorn.pid, name)
                 result = self._level(
                     port, seed, level, requests=options["requests"], seconds=options["seconds"], tag=f"m{level}"
                 )
-                app_after, db_after = cpu_seconds(gunicorn.pid, name)
-                result.app_cpu_s, result.db_cpu_s = app_after - app_before, db_after - db_before
+                after = cpu_seconds(gunicorn.pid, name)
+                result.app_cpu_s = cpu_used_between(before["app"], after["app"])
+                result.db_cpu_s = cpu_used_between(before["db"], after["db"])
                 results.append(result)
             self._report(results)
             load = os.getloadavg()
