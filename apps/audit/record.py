@@ -36,10 +36,12 @@ def record_event(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
         # Plain SQL: this runs on every write, and the ORM would rebuild the same statement each time.
-        cursor.execute(_TAIL_SQL)
+        if connection.vendor == "postgresql":
+            # Lock, then read the tail, in one round trip (migrations/audit/0003_chain_tail_function.py).
+            cursor.execute("SELECT audit_lock_chain_tail(%s)", [_CHAIN_LOCK_KEY])
+        else:
+            cursor.execute(_TAIL_SQL)
         row = cursor.fetchone()
     last = row[0] if row else None
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None

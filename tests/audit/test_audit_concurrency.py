@@ -9,8 +9,8 @@ from apps.audit.models import AuditEvent
 from apps.audit.record import verify_chain
 from apps.facts.actions import create_fact
 
-WRITERS = 4
-FACTS_EACH = 8
+WRITERS = 6
+FACTS_EACH = 15
 
 
 @pytest.mark.skipif(
