@@ -34,7 +34,7 @@ _DEFAULTS: dict[str, dict[str, dict]] = {
         "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1},
         "gpt2": {"lr": 1e-2, "steps": 6, "mu": 1e4, "nu": 30.0, "settle": True},
     },
-    "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 1e-2, "steps": 5}},
+    "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 3e-2, "steps": 10}},
 }
 
 
