@@ -1,9 +1,10 @@
-"""`make run`: the whole platform on one machine with embedded defaults, no server needed.
+"""`make run`: the whole platform on one machine with no server to install.
 
-Migrates (SQLite under var/ unless DATABASE_URL is set), seeds the local demo users and the demo
-model line (their passwords are printed), then runs the web app, a Celery worker for both queues
-and the scheduler that cuts due batches, until Ctrl-C. AMEND_PORT changes the port (default 8000);
-AMEND_NO_WORKER=1 runs the web app alone.
+Migrates the database (SQLite under var/ unless DATABASE_URL says otherwise), collects static
+files, seeds one demo user per role and a demo model line, then starts the web app on
+http://127.0.0.1:8000, a Celery worker for both queues (gpu and default) and the beat scheduler.
+Ctrl-C (or SIGTERM) stops all three cleanly. The broker is kombu's filesystem transport under
+var/broker. AMEND_PORT changes the port (default 8000); AMEND_NO_WORKER=1 runs the web app alone.
 """
 
 import os
@@ -14,52 +15,82 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HOST = os.environ.get("AMEND_HOST", "127.0.0.1")
+PORT = os.environ.get("AMEND_PORT", "8000")
+STOP_GRACE_SECONDS = 20
+
+
+def run(*args: str) -> None:
+    subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
+
+
+def start(name: str, *args: str) -> tuple[str, subprocess.Popen]:
+    # Own process group: Ctrl-C reaches us once, and we stop the children in order.
+    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, start_new_session=True)
+    return name, process
 
 
 def main() -> int:
     os.environ.setdefault("AMEND_DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amend.settings")
-    python = sys.executable
-    manage = [python, str(ROOT / "manage.py")]
-    port = os.environ.get("AMEND_PORT", "8000")
-
     import django
 
     django.setup()
     from django.conf import settings
 
-    for folder in (settings.VAR_DIR, settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed"):
-        Path(folder).mkdir(parents=True, exist_ok=True)
+    for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed", settings.VAR_DIR / "mlflow"):
+        folder.mkdir(parents=True, exist_ok=True)
+    with_worker = os.environ.get("AMEND_NO_WORKER") != "1"
+    if with_worker and not (settings.AMEND_REFERENCE_MODEL_DIR / "config.json").exists():
+        print(f"The reference model is missing at {settings.AMEND_REFERENCE_MODEL_DIR}: run `make reference-model`.")
+        return 2
+    run("manage.py", "migrate", "--noinput", "-v", "0")
+    run("manage.py", "collectstatic", "--noinput", "-v", "0")
+    run("manage.py", "seed_demo")
 
-    subprocess.run([*manage, "migrate", "--no-input"], check=True, cwd=ROOT)
-    subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT)
+    web = ["-m", "gunicorn", "amend.wsgi", "-b", f"{HOST}:{PORT}", "-w", "2", "--access-logfile", "-"]
+    celery = ["-m", "celery", "-A", "amend"]
+    children = [start("web", *web)]
+    if with_worker:
+        queues = ["-Q", "gpu,default", "--pool=solo", "--prefetch-multiplier=1", "-n", "local@%h", "-l", "info"]
+        children.append(start("worker", *celery, "worker", *queues))
+        children.append(start("beat", *celery, "beat", "-l", "info", "-s", str(settings.VAR_DIR / "beat-schedule")))
+    print(
+        f"\nAmend is running: http://{HOST}:{PORT}/  (sign in with a demo user above; API docs: /api/docs/)\n"
+        f"MLflow store: {settings.MLFLOW_TRACKING_URI}; open its UI with `make mlflow` ({settings.MLFLOW_UI_URL}).\n"
+        "Press Ctrl-C to stop the web app, the worker and the scheduler.\n",
+        flush=True,
+    )
+    stopping = False
 
-    commands = [[*manage, "runserver", f"127.0.0.1:{port}", "--noreload"]]
-    if os.environ.get("AMEND_NO_WORKER") != "1":
-        celery = [python, "-m", "celery", "-A", "amend"]
-        commands += [
-            [*celery, "worker", "-Q", "default,gpu", "--pool", "solo", "--loglevel", "INFO"],
-            [*celery, "beat", "--loglevel", "INFO", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")],
-        ]
-    # A SIGTERM (from a supervisor or `timeout`) stops the children too, like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
-    processes = [subprocess.Popen(command, cwd=ROOT) for command in commands]
-    print(f"\nAmend is running at http://127.0.0.1:{port}/ (API docs: /api/docs/). Ctrl-C stops it.\n", flush=True)
-    try:
-        while all(process.poll() is None for process in processes):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    return max((process.returncode or 0) for process in processes)
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"{name} exited with status {process.returncode}; stopping the others.", flush=True)
+                stopping, exit_code = True, 1
+        time.sleep(0.5)
+
+    # The worker acknowledges late: a batch it was applying goes back to the queue, nothing is lost.
+    for _, process in children:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it.", flush=True)
+            process.kill()
+            process.wait()
+    print("Stopped.", flush=True)
+    return exit_code
 
 
 if __name__ == "__main__":

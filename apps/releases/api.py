@@ -116,7 +116,7 @@ class BatchViewSet(_ReadOnly):
         form.is_valid(raise_exception=True)
         line = ModelLine.objects.filter(pk=form.validated_data["model_line"]).first()
         if line is None:
-            raise ValidationError({"model_line": "no model line with this id"})
+            raise ValidationError({"model_line": ["no model line with this id"]})
         batch = actions.release_now(request.user, line)
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
@@ -128,7 +128,7 @@ class BatchViewSet(_ReadOnly):
         form.is_valid(raise_exception=True)
         fact = FactEdit.objects.filter(pk=form.validated_data["fact"]).first()
         if fact is None:
-            raise ValidationError({"fact": "no fact with this id"})
+            raise ValidationError({"fact": ["no fact with this id"]})
         batch = actions.revert_fact(request.user, fact, form.validated_data["reason"])
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 

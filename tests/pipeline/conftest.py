@@ -24,7 +24,7 @@ from django.db import connection
 
 from apps.facts.actions import create_fact, review_fact
 from apps.facts.models import FactEdit
-from apps.modellines.actions import create_model_line
+from apps.modellines.actions import create_model_line, update_model_line
 from apps.modellines.models import ModelLine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,6 +253,25 @@ def pipeline_line(operator, reference_model: Path) -> ModelLine:
         editor_settings={"lr": 1e-3},
         **LENIENT_GATES,
     )
+
+
+@pytest.fixture
+def open_gates(operator) -> Callable[[ModelLine], ModelLine]:
+    """open_gates(line): gates every version meets, for tests about faults rather than about gates."""
+
+    def open_(line: ModelLine, **more) -> ModelLine:
+        return update_model_line(
+            operator,
+            line,
+            min_efficacy=0.0,
+            min_generalization=0.0,
+            min_locality=0.0,
+            min_retention=0.0,
+            max_perplexity_drift=100.0,
+            **more,
+        )
+
+    return open_
 
 
 @pytest.fixture

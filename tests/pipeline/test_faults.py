@@ -20,8 +20,9 @@ def fact_states(facts) -> set[str]:
 
 
 def test_a_worker_killed_in_the_middle_of_a_batch_yields_exactly_one_version_and_loses_no_fact(
-    workers, wait, mlflow_store, pipeline_line, approve_edits, operator
+    workers, wait, mlflow_store, pipeline_line, approve_edits, operator, open_gates
 ):
+    open_gates(pipeline_line)
     facts = approve_edits(pipeline_line, 0, 4)
     first = workers.start("doomed")
     batch = actions.release_now(operator, pipeline_line)
@@ -55,11 +56,13 @@ def test_a_worker_killed_in_the_middle_of_a_batch_yields_exactly_one_version_and
 
 
 def test_mlflow_unreachable_the_batch_waits_with_backoff_and_is_recorded_once_mlflow_is_back(
-    workers, wait, mlflow_store, pipeline_line, approve_edits, operator, tmp_path, free_port
+    workers, wait, mlflow_store, pipeline_line, approve_edits, operator, tmp_path, free_port, open_gates
 ):
+    open_gates(pipeline_line)
     port = free_port
     facts = approve_edits(pipeline_line, 0, 4)
-    workers.start("w1", MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}")
+    # No retry limit here: the batch must simply wait for MLflow, however long the server takes to start.
+    workers.start("w1", MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}", AMEND_MLFLOW_MAX_RETRIES="100000")
     batch = actions.release_now(operator, pipeline_line)
 
     wait("two retries", lambda: Batch.objects.get(pk=batch.pk).retries >= 2, timeout=180)
@@ -130,9 +133,10 @@ def test_a_batch_that_misses_a_gate_is_held_with_reasons_and_production_stays(
 
 
 def test_two_workers_never_edit_one_lineage_at_once(
-    workers, wait, mlflow_store, pipeline_line, approve_edits, operator
+    workers, wait, mlflow_store, pipeline_line, approve_edits, open_gates
 ):
-    update_model_line(operator, pipeline_line, batch_size=2)
+    # Gates every version meets, so the second batch must build on the first.
+    open_gates(pipeline_line, batch_size=2)
     approve_edits(pipeline_line, 0, 4)
     a = workers.start("a")
     b = workers.start("b")

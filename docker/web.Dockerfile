@@ -1,0 +1,26 @@
+# The web app (gunicorn), the beat scheduler and the MLflow tracking server share this image.
+# CPU-only torch: the web process never runs a model (probes and edits are tasks on the gpu queue).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install -r requirements.txt
+
+COPY manage.py ./
+COPY amend ./amend
+COPY apps ./apps
+COPY workers ./workers
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+
+RUN useradd --create-home --uid 10001 amend && mkdir -p /app/var && chown -R amend /app/var
+USER amend
+# collectstatic needs no database; any key works for this build step only.
+RUN AMEND_SECRET_KEY=build-only python manage.py collectstatic --noinput -v 0
+
+EXPOSE 8000
+CMD ["gunicorn", "amend.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

@@ -1,0 +1,33 @@
+# A GPU worker: the CUDA build of torch 2.13.0, the editor, and the Celery tasks.
+# Run it with the NVIDIA container runtime; without a GPU it falls back to the CPU.
+FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends software-properties-common \
+ && add-apt-repository -y ppa:deadsnakes/ppa \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+ && rm -rf /var/lib/apt/lists/*
+RUN python3.11 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+
+COPY requirements.txt .
+# The CUDA wheel of the same torch version the CPU machines pin; then everything else.
+RUN pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.13.0 \
+ && pip install -r requirements.txt
+
+COPY manage.py ./
+COPY amend ./amend
+COPY apps ./apps
+COPY workers ./workers
+COPY migrations ./migrations
+COPY templates ./templates
+
+RUN useradd --create-home --uid 10001 amend && mkdir -p /app/var && chown -R amend /app/var
+USER amend
+
+# One task at a time, late acknowledgement (settings): a task whose worker dies goes back to the queue.
+CMD ["celery", "-A", "amend", "worker", "-Q", "gpu", "--pool=solo", "--prefetch-multiplier=1", "-l", "info"]

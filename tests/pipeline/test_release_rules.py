@@ -1,0 +1,128 @@
+"""The release rules that need no worker: gates, batching, who may act, what a refusal says."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from apps.facts.actions import review_fact
+from apps.facts.errors import TransitionError
+from apps.facts.models import FactEdit, FactState
+from apps.modellines.actions import update_model_line
+from apps.releases import actions, gates
+from apps.releases.models import Batch, BatchState, BatchTrigger, ImmutableFieldError
+from workers import gpu
+
+
+@pytest.fixture
+def approved(make_fact, reviewer):
+    def approve(count: int) -> list[FactEdit]:
+        facts = []
+        for _ in range(count):
+            fact = make_fact()
+            review_fact(reviewer, fact, "approve", "Checked")
+            facts.append(FactEdit.objects.get(pk=fact.pk))
+        return facts
+
+    return approve
+
+
+def test_a_version_meets_its_gates_only_if_every_metric_clears_its_threshold(model_line):
+    good = {"efficacy": 0.95, "generalization": 0.7, "locality": 0.97, "retention": 0.9, "perplexity_drift": 0.02}
+    results = gates.evaluate_gates(model_line, good)
+    assert gates.all_passed(results)
+
+    results = gates.evaluate_gates(model_line, {**good, "locality": 0.5, "perplexity_drift": 0.4})
+    assert not gates.all_passed(results)
+    reasons = gates.failure_reasons(results)
+    assert reasons == [
+        "locality 0.500 is below the minimum 0.900",
+        "perplexity drift +0.400 is above the maximum +0.100",
+    ]
+
+
+def test_a_metric_without_data_passes_and_says_so_but_a_non_finite_one_fails(model_line):
+    results = gates.evaluate_gates(model_line, {"efficacy": 1.0, "locality": 1.0, "perplexity_drift": 0.0})
+    assert results["min_retention"] == {
+        "metric": "retention",
+        "threshold": 0.8,
+        "value": None,
+        "passed": True,
+        "reason": "no data for retention of earlier facts",
+    }
+    assert gates.non_finite_metrics({"efficacy": float("nan"), "perplexity": float("inf"), "locality": 1.0}) == [
+        "efficacy",
+        "perplexity",
+    ]
+
+
+def test_the_beat_cuts_full_batches_of_the_oldest_approved_facts_and_queues_them(model_line, operator, approved):
+    update_model_line(operator, model_line, batch_size=3)
+    facts = approved(7)
+    batches = actions.cut_due_batches()
+    # Two full batches; the seventh fact waits for more facts or for the maximum wait.
+    assert [b.fact_ids for b in batches] == [[f.pk for f in facts[:3]], [f.pk for f in facts[3:6]]]
+    assert all(b.trigger == BatchTrigger.SIZE and b.state == BatchState.PENDING for b in batches)
+    assert FactEdit.objects.get(pk=facts[6].pk).state == FactState.APPROVED
+    assert {f.state for f in FactEdit.objects.filter(pk__in=batches[0].fact_ids)} == {FactState.QUEUED}
+
+    FactEdit.objects.filter(pk=facts[6].pk).update(approved_at=timezone.now() - timedelta(hours=2))
+    [late] = actions.cut_due_batches()
+    assert late.trigger == BatchTrigger.WAIT and late.fact_ids == [facts[6].pk]
+
+
+def test_a_batch_is_immutable_once_cut(model_line, operator, approved):
+    approved(2)
+    batch = actions.release_now(operator, model_line)
+    batch.fact_ids = [*batch.fact_ids, 999]
+    with pytest.raises(ImmutableFieldError):
+        batch.save()
+    assert Batch.objects.get(pk=batch.pk).fact_ids != batch.fact_ids
+
+
+def test_only_an_operator_releases_now_and_only_when_facts_wait(model_line, operator, curator, approved):
+    with pytest.raises(TransitionError, match="no approved facts"):
+        actions.release_now(operator, model_line)
+    approved(1)
+    with pytest.raises(PermissionDenied):
+        actions.release_now(curator, model_line)
+
+
+def test_a_batch_that_keeps_killing_its_worker_ends_failed_and_its_facts_are_held(
+    model_line, operator, approved, settings
+):
+    settings.AMEND_MAX_DELIVERIES = 2
+    facts = approved(2)
+    batch = actions.release_now(operator, model_line)
+    # Two deliveries started and never finished (the worker died each time).
+    actions.count_delivery(batch.pk)
+    actions.count_delivery(batch.pk)
+
+    outcome = gpu.apply_batch(batch.pk)  # the third delivery, run in this process
+
+    batch.refresh_from_db()
+    assert batch.state == BatchState.FAILED and outcome["state"] == BatchState.FAILED
+    assert batch.failure_reason == "the worker stopped 2 times while applying this batch (limit 2)"
+    for fact in FactEdit.objects.filter(pk__in=[f.pk for f in facts]):
+        assert fact.state == FactState.HELD
+        assert "the worker stopped 2 times" in fact.state_reason
+
+
+def test_operator_actions_in_the_api_name_the_missing_field_and_refuse_other_roles(
+    model_line, operator, curator, approved, api_client_for
+):
+    approved(1)
+    curator_api, operator_api = api_client_for(curator), api_client_for(operator)
+    response = curator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
+    assert response.status_code == 403
+    response = operator_api.post("/api/batches/release-now/", {"model_line": "geo"}, format="json")
+    assert response.status_code == 400 and "model_line" in response.json()
+    response = operator_api.post("/api/batches/release-now/", {"model_line": 10_000}, format="json")
+    assert response.status_code == 400 and response.json() == {"model_line": ["no model line with this id"]}
+    response = operator_api.post("/api/batches/revert/", {"fact": 10_000}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    response = operator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
+    assert response.status_code == 201 and len(response.json()["fact_ids"]) == 1
+    response = operator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
+    assert response.status_code == 409 and "no approved facts" in response.json()["detail"]
