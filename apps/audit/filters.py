@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 
 from apps.audit.models import AuditEvent
 
@@ -24,7 +25,7 @@ class AuditEventFilter(django_filters.FilterSet):
         model = AuditEvent
         fields = ["model_line", "fact", "actor", "action", "since", "until"]
 
-    def filter_action(self, queryset, name: str, value: str):
+    def filter_action(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         if not value:
             return queryset
         return queryset.filter(action__startswith=value) if value.endswith(".") else queryset.filter(action=value)

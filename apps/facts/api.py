@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -80,7 +80,7 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             facts = with_conflict_flag(facts)
         return facts
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return {
             "create": FactCreateSerializer,
             "retrieve": FactDetailSerializer,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -59,8 +60,7 @@ def with_database(url: str, name: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-def admin_connection(server_url: str):
-    import psycopg
+def admin_connection(server_url: str) -> "psycopg.Connection":
 
     return psycopg.connect(with_database(server_url, "postgres"), autocommit=True)
 
