@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -23,6 +24,12 @@ PASSWORD = "correct-horse-battery-staple"
 def _fast_password_hashing(settings) -> None:
     # The production hasher takes ~0.3 s per user on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts() -> None:
+    # Throttle counters live in the cache: one test's requests must not use up the next one's allowance.
+    cache.clear()
 
 
 @pytest.fixture
