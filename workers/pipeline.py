@@ -73,12 +73,35 @@ def retention_sample(fact_ids: list[int], seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(sorted(fact_ids), size))
 
 
-def _answer(model: lineage.LineModel, fact: FactEdit) -> str:
-    from workers.editor import generate_answer
+def _answers(model: lineage.LineModel, facts: list[FactEdit]) -> list[str]:
+    """Greedy answers to the facts' prompts, a couple of tokens beyond the longest target."""
+    from workers.answers import greedy_answers
+    from workers.editor.tokens import target_ids
 
-    # A couple of tokens beyond the target: enough to see the answer, cheap on a CPU.
-    target_tokens = len(model.loaded.tokenizer(" " + fact.target)["input_ids"])
-    return generate_answer(model.loaded, fact.prompt, max_new_tokens=min(24, target_tokens + 2))
+    if not facts:
+        return []
+    longest = max(len(target_ids(model.loaded.tokenizer, fact.target)) for fact in facts)
+    return greedy_answers(model.loaded, [fact.prompt for fact in facts], max_new_tokens=min(24, longest + 2))
+
+
+def compact(delta: Any) -> Any:
+    """The same change in fewer bytes: a module whose factors hold more numbers than its dense change
+    is stored dense (as dense x identity). Materialising always reads the stored form, so this is exact
+    for the version as recorded."""
+    import torch
+
+    from workers.editor import Delta
+
+    factors = {}
+    for name, (u, r) in delta.factors.items():  # u: (d_in, rank), r: (rank, d_out)
+        d_in, d_out = u.shape[0], r.shape[1]
+        if u.shape[1] * (d_in + d_out) <= d_in * d_out + min(d_in, d_out) ** 2:
+            factors[name] = (u, r)
+            continue
+        dense = (u.double() @ r.double()).float()  # (d_in, d_out)
+        eye = torch.eye(min(d_in, d_out), dtype=torch.float32)
+        factors[name] = (eye, dense) if d_in <= d_out else (dense, eye)
+    return Delta(factors, meta=dict(delta.meta))
 
 
 def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
@@ -149,13 +172,13 @@ def build(
     with stages.timed("evaluate"):
         baseline = locality_baseline(model.loaded, probes)
         perplexity_before = perplexity(model.loaded, model.fluency_text)
-        answers_before = {fact_id: _answer(model, facts[fact_id]) for fact_id in answered}
+        answers_before = dict(zip(answered, _answers(model, [facts[i] for i in answered]), strict=True))
 
     with stages.timed("edit"):
         editor = Editor(model.loaded, model.config, lineage.load_normalizer(start))
         deltas = []
         for _, ids in segments:
-            deltas.append(editor.apply([requests[fact_ids.index(i)] for i in ids]))
+            deltas.append(compact(editor.apply([requests[fact_ids.index(i)] for i in ids])))
     failure = ""
     with stages.timed("materialise"):
         # Canonical weights: base + the whole chain summed in fp32, as any machine will rebuild them.
@@ -178,7 +201,7 @@ def build(
             fluency_text=model.fluency_text,
             perplexity_before=perplexity_before,
         )
-        answers_after = {fact_id: _answer(model, facts[fact_id]) for fact_id in answered}
+        answers_after = dict(zip(answered, _answers(model, [facts[i] for i in answered]), strict=True))
 
     per_fact: dict[int, dict[str, Any]] = {}
     for fact_id, item in zip(fact_ids, report.per_request, strict=True):
@@ -244,7 +267,8 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         stages = Stages()
         model = lineage.line_model(line)
         stages.seconds["load"] = model.load_seconds
-        base = ensure_base(line, model)
+        with stages.timed("mlflow"):
+            base = ensure_base(line, model)
         head = actions.head_version(line) or base
         if batch.kind == BatchKind.REVERT:
             start, segments = actions.revert_plan(batch, head)

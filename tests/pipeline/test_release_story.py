@@ -2,6 +2,7 @@
 version, recorded in MLflow; production can be rolled back exactly, and one fact can be reverted."""
 
 import pytest
+from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.facts.models import FactEdit, FactState
@@ -140,6 +141,19 @@ def test_approved_facts_become_a_promoted_version_that_can_be_rolled_back_and_re
     # Nothing was erased: every version and batch is still there.
     assert ModelVersion.objects.filter(model_line=line).count() == 4
     assert Batch.objects.filter(model_line=line, state=BatchState.APPLIED).count() == 3
+
+    # The operator's pages tell the same story: timeline with its chart, history, per-fact results.
+    browser = Client()
+    browser.force_login(operator)
+    page = browser.get(f"/model-lines/{line.name}/").content.decode()
+    assert "<svg" in page and "Metrics per version" in page
+    assert "batch 2 broke a customer answer" in page  # the rollback's reason in the history
+    page = browser.get(f"/releases/versions/{v1.pk}/").content.decode()
+    assert v1.content_hash in page and f"Roll back to {v1.label}" in page
+    page = browser.get(f"/releases/batches/{batch1.pk}/").content.decode()
+    assert "Reverted" in page and fact.results["answer_after"] in page
+    page = browser.get(f"/releases/versions/{v2.pk}/promote/").content.decode()
+    assert "Yes, promote v2" in page and 'name="reason"' in page
 
     actions = set(AuditEvent.objects.filter(model_line_id=line.pk).values_list("action", flat=True))
     assert {

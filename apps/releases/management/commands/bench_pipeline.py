@@ -33,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--facts", type=int, default=100, help="facts per batch (default 100)")
         parser.add_argument("--batches", type=int, default=2, help="batches in a row (the first one is cold)")
         parser.add_argument("--model", default="", help="model directory (default $AMEND_REFERENCE_MODEL_DIR)")
+        parser.add_argument(
+            "--open-gates",
+            action="store_true",
+            help="gates every version meets (time the promotion whatever the metrics)",
+        )
         parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
         parser.add_argument("--keep", action="store_true", help="keep the temporary database and MLflow store")
 
@@ -51,7 +56,9 @@ class Command(BaseCommand):
             return
         from apps.releases.benchmark import run_benchmark
 
-        report = run_benchmark(model_dir, facts=facts, batches=batches, log=self.stdout.write)
+        report = run_benchmark(
+            model_dir, facts=facts, batches=batches, open_gates=options["open_gates"], log=self.stdout.write
+        )
         self.stdout.write(report.table(GOAL_SECONDS, GOAL_DELTA_SHARE))
         if options["json"]:
             self.stdout.write(report.to_json())
