@@ -227,7 +227,7 @@ def wait(workers: Workers) -> Callable[..., object]:
     return functools.partial(wait_for, workers=workers)
 
 
-# Gates the tiny reference model meets with the editor's defaults; each test tightens what it tests.
+# Gates the tiny reference model meets with the editor's family defaults (efficacy ~0.9 on 4 edits).
 LENIENT_GATES = {
     "min_efficacy": 0.5,
     "min_generalization": 0.0,
@@ -249,8 +249,6 @@ def pipeline_line(operator, reference_model: Path) -> ModelLine:
         base_model=str(reference_model),
         locality_probes=[{"prompt": p["prompt"], "answer": p.get("answer")} for p in probes],
         batch_size=4,
-        # The tiny model's one edited layer needs a larger step than the family default to learn a fact.
-        editor_settings={"lr": 1e-3},
         **LENIENT_GATES,
     )
 
