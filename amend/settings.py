@@ -156,7 +156,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # validatorUrl null: Swagger UI would otherwise send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    "ENUM_NAME_OVERRIDES": {"FactStateEnum": "apps.facts.models.FactState"},
+    "ENUM_NAME_OVERRIDES": {
+        "FactStateEnum": "apps.facts.models.FactState",
+        "BatchKindEnum": "apps.releases.models.BatchKind",
+        "BatchStateEnum": "apps.releases.models.BatchState",
+        "VersionStateEnum": "apps.releases.models.VersionState",
+        "PromotionKindEnum": "apps.releases.models.PromotionKind",
+        "ProbeStateEnum": "apps.releases.models.ProbeState",
+    },
 }
 
 CACHES = {
