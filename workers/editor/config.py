@@ -29,10 +29,10 @@ _LAYERS = {"gpt2": _gpt2_layers, "gptj": _gptj_layers}
 
 # method -> family -> settings; "*" applies to families without their own row.
 _DEFAULTS: dict[str, dict[str, dict]] = {
-    "ultraedit": {"*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1}, "gpt2": {"lr": 1e-3}},
+    "ultraedit": {"*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1}, "gpt2": {"lr": 3e-3}},
     "amend": {
         "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1},
-        "gpt2": {"lr": 1e-2, "steps": 6, "mu": 1e4, "nu": 30.0, "settle": True},
+        "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True},
     },
     "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 3e-2, "steps": 10}},
 }
