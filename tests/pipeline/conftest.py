@@ -140,7 +140,7 @@ class Workers:
     directory: Path
     started: list[Worker] = field(default_factory=list)
 
-    def start(self, name: str = "w1", queues: str = "gpu,default", **extra_env: str) -> Worker:
+    def start(self, name: str = "w1", queues: str = "gpu,default", *, wait: bool = True, **extra_env: str) -> Worker:
         log = self.directory / f"{name}-{len(self.started)}.log"
         command = [
             sys.executable,
@@ -167,14 +167,20 @@ class Workers:
         )
         worker = Worker(name, process, log)
         self.started.append(worker)
+        if wait:
+            self.wait_ready(worker)
+        return worker
+
+    def wait_ready(self, worker: Worker) -> None:
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while "ready." not in worker.output():
-            if process.poll() is not None:
-                raise RuntimeError(f"worker {name} exited at start:\n{worker.output()[-3000:]}")
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker {worker.name} exited at start:\n{worker.output()[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"worker {name} not ready after {WORKER_START_TIMEOUT}s:\n{worker.output()[-3000:]}")
+                raise RuntimeError(
+                    f"worker {worker.name} not ready after {WORKER_START_TIMEOUT}s:\n{worker.output()[-3000:]}"
+                )
             time.sleep(0.3)
-        return worker
 
 
 @pytest.fixture
@@ -227,7 +233,7 @@ def wait(workers: Workers) -> Callable[..., object]:
     return functools.partial(wait_for, workers=workers)
 
 
-# Gates the tiny reference model meets with the editor's family defaults (efficacy ~0.9 on 4 edits).
+# Gates the tiny reference model meets with the pinned editor settings below (efficacy ~1.0 on 4 edits).
 LENIENT_GATES = {
     "min_efficacy": 0.5,
     "min_generalization": 0.0,
@@ -249,6 +255,9 @@ def pipeline_line(operator, reference_model: Path) -> ModelLine:
         base_model=str(reference_model),
         locality_probes=[{"prompt": p["prompt"], "answer": p.get("answer")} for p in probes],
         batch_size=4,
+        # The published algorithm with a step found for this tiny model: the editor's family defaults are
+        # tuned for the bundled (larger) reference model and move as it is tuned.
+        editor_settings={"method": "ultraedit", "lr": 3e-3},
         **LENIENT_GATES,
     )
 

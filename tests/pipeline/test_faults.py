@@ -110,7 +110,7 @@ def test_a_batch_that_misses_a_gate_is_held_with_reasons_and_production_stays(
     workers, wait, mlflow_store, pipeline_line, approve_edits, operator
 ):
     # A step size so small the edit changes (almost) nothing: efficacy stays far below the gate.
-    update_model_line(operator, pipeline_line, editor_settings={"lr": 1e-12, "steps": 1}, min_efficacy=0.9)
+    update_model_line(operator, pipeline_line, editor_settings={"method": "ultraedit", "lr": 1e-12}, min_efficacy=0.9)
     facts = approve_edits(pipeline_line, 0, 4)
     workers.start("w1")
     batch = actions.release_now(operator, pipeline_line)
@@ -138,8 +138,9 @@ def test_two_workers_never_edit_one_lineage_at_once(
     # Gates every version meets, so the second batch must build on the first.
     open_gates(pipeline_line, batch_size=2)
     approve_edits(pipeline_line, 0, 4)
-    a = workers.start("a")
-    b = workers.start("b")
+    a, b = workers.start("a", wait=False), workers.start("b", wait=False)
+    workers.wait_ready(a)
+    workers.wait_ready(b)
     batches = actions.cut_due_batches()  # the beat's task: two full batches
     assert len(batches) == 2
 
