@@ -106,9 +106,9 @@ SIZES: dict[str, BuildSpec] = {
         n_layer=4,
         n_head=4,
         n_positions=128,
-        epochs=36,
+        epochs=28,
         phrasings_per_epoch=2,
-        filler_per_epoch=80,
+        filler_per_epoch=60,
         batch_size=16,
         lr=2e-3,
     ),
@@ -128,8 +128,8 @@ SIZES: dict[str, BuildSpec] = {
         n_layer=2,
         n_head=2,
         n_positions=128,
-        epochs=40,
-        phrasings_per_epoch=4,
+        epochs=50,
+        phrasings_per_epoch=2,
         filler_per_epoch=120,
         batch_size=32,
         lr=4e-3,
@@ -860,6 +860,9 @@ def _readme(summary: dict) -> str:
         f"on held-out phrasings {acc['heldout_phrasings']:.4f}, "
         f"on the edits' rephrase prompts {acc['edit_rephrase']:.4f}, on locality probes {acc['locality_probes']:.4f}\n"
         f"- built in {summary['build_seconds']} s\n\n"
+        "A held-out phrasing of a fact is a template the model was trained on with other subjects, never with\n"
+        "this one; an edit's `rephrase` is one. Answers follow the prompt after one space; an edit's `alt` is\n"
+        "the answer of another fact of the same relation, so the model knows it as an entity.\n\n"
         "Files: `facts.jsonl` (every true fact with its training and held-out phrasings), `edits.jsonl`,\n"
         "`locality_probes.jsonl` (facts no edit touches), `fluency.txt` (held-out general text),\n"
         "`world.json` (these figures, machine-readable).\n"
