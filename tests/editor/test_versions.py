@@ -67,6 +67,14 @@ def test_materialised_version_is_bitwise_reproducible(tokenizer, build):
     assert base_hash == content_hash(build(tokenizer), config.modules)
 
 
+def test_a_wide_delta_is_stored_at_most_dense_size():
+    torch.manual_seed(0)
+    u, r = torch.randn(6, 20), torch.randn(20, 4)  # rank 20 > min(6, 4)
+    small = Delta({"m": (u, r)}).compact()
+    assert small.rank == 4 and small.nbytes < Delta({"m": (u, r)}).nbytes
+    torch.testing.assert_close(small.dense("m"), u @ r)
+
+
 def test_non_finite_delta_is_refused_and_model_unchanged(gpt2):
     config = EditorConfig.for_model(gpt2, method="ultraedit")
     name = config.modules[0]

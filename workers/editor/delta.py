@@ -120,6 +120,17 @@ class Delta:
             factors[name] = (torch.cat([u for u, _ in parts], dim=1), torch.cat([r for _, r in parts], dim=0))
         return cls(factors, meta)
 
+    def compact(self) -> Delta:
+        """The same change with each module's rank capped at min(d_in, d_out): factors wider than
+        that (many steps of many rows) are replaced by the dense product, computed in float64."""
+        factors = {}
+        for name, (u, r) in self.factors.items():
+            if u.shape[1] > min(u.shape[0], r.shape[1]):
+                factors[name] = dense_factors((u.double() @ r.double()).float())
+            else:
+                factors[name] = (u, r)
+        return Delta(factors, self.meta)
+
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
 

@@ -162,7 +162,7 @@ class Editor:
         if cfg.method == "amend" and cfg.nu > 0:
             for n, k in first_keys.items():
                 self.normalizer.update_keys(n, k)
-        return steps[0] if len(steps) == 1 else Delta.concat(steps)
+        return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
 
     def _solve(self, cap: Captured, preserve) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         cfg = self.config
