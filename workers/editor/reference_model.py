@@ -86,7 +86,6 @@ class BuildSpec:
     filler_per_epoch: int  # and this many of the general-text documents, in rotation
     batch_size: int
     lr: float
-    score_prompts: bool = True  # False: fact documents are scored on their answer only
 
 
 SIZES: dict[str, BuildSpec] = {
@@ -607,31 +606,29 @@ def _deterministic_torch(seed: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(deterministic)
 
 
-Doc = tuple[list[int], int]  # token ids, and how many leading tokens are given rather than scored
-
-
-def _batches(docs: list[Doc], batch_size: int, rng: random.Random) -> list[list[Doc]]:
+def _batches(docs: list[list[int]], batch_size: int, rng: random.Random) -> list[list[list[int]]]:
     """One epoch: shuffled, then grouped by length within windows so little is padding."""
     order = list(range(len(docs)))
     rng.shuffle(order)
     window = batch_size * 16
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lambda i: len(docs[i][0]))
+        chunk = sorted(order[start : start + window], key=lambda i: len(docs[i]))
         batches += [[docs[i] for i in chunk[j : j + batch_size]] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
-def _collate(batch: list[Doc], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(d) for d, _ in batch)
+def _collate(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(d) for d in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
     mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)  # (B, T); the final EOS is learnt
-    for i, (doc, given) in enumerate(batch):
+    for i, doc in enumerate(batch):
         ids[i, : len(doc)] = torch.tensor(doc)
         mask[i, : len(doc)] = 1
-        labels[i, given : len(doc)] = ids[i, given : len(doc)]
+    # Every token is scored, the subject's name too: learning to spell a name out is what gives
+    # it a representation the facts attach to (scoring only the answers learnt slower).
+    labels = ids.masked_fill(mask == 0, -100)  # (B, T); the final EOS is learnt, padding is not
     return ids, mask, labels
 
 
@@ -644,10 +641,6 @@ class Corpus:
 
     def documents(self) -> list[str]:
         return [statement(p, a) for pairs in self.facts for p, a in pairs] + self.filler
-
-    def prompts(self) -> list[str]:
-        """Per document, the part that is not scored: a fact's phrasing; nothing for general text."""
-        return [p for pairs in self.facts for p, _ in pairs] + [""] * len(self.filler)
 
     def epoch(self, index: int, spec: BuildSpec) -> list[int]:
         """Indices into documents() seen in epoch ``index``: a rotating share of each fact's phrasings."""
@@ -670,10 +663,6 @@ def train_model(tokenizer, corpus: Corpus, spec: BuildSpec, seed: int, on_epoch=
     encoded = [
         [*ids, eos][: spec.n_positions] for ids in tokenizer(corpus.documents(), add_special_tokens=False)["input_ids"]
     ]
-    if spec.score_prompts:
-        unscored = [0] * len(encoded)
-    else:  # as in question answering: the subject's name and the template are given
-        unscored = [len(ids) for ids in tokenizer(corpus.prompts(), add_special_tokens=False)["input_ids"]]
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=spec.n_positions,
@@ -699,8 +688,7 @@ def train_model(tokenizer, corpus: Corpus, spec: BuildSpec, seed: int, on_epoch=
         betas=(0.9, 0.98),
     )
     rng = random.Random(f"order-{seed}")
-    docs = list(zip(encoded, unscored, strict=True))
-    epochs = [_batches([docs[i] for i in corpus.epoch(e, spec)], spec.batch_size, rng) for e in range(spec.epochs)]
+    epochs = [_batches([encoded[i] for i in corpus.epoch(e, spec)], spec.batch_size, rng) for e in range(spec.epochs)]
     total = sum(len(e) for e in epochs)
     warmup = max(1, total // 20)
 
@@ -712,7 +700,6 @@ def train_model(tokenizer, corpus: Corpus, spec: BuildSpec, seed: int, on_epoch=
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     model.train()
-    step = 0
     for epoch, batches in enumerate(epochs):
         running = 0.0
         for batch in batches:
@@ -724,7 +711,6 @@ def train_model(tokenizer, corpus: Corpus, spec: BuildSpec, seed: int, on_epoch=
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             running += loss.item()
-            step += 1
         if on_epoch:
             model.eval()
             on_epoch(epoch, model, running / len(batches))
@@ -744,7 +730,7 @@ def answer_accuracy(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_si
         chunk = pairs[start : start + batch_size]
         prompts = tokenizer([p for p, _ in chunk], add_special_tokens=False)["input_ids"]
         answers = tokenizer([ANSWER_SEPARATOR + a for _, a in chunk], add_special_tokens=False)["input_ids"]
-        rows = [(p + a, 0) for p, a in zip(prompts, answers, strict=True)]
+        rows = [p + a for p, a in zip(prompts, answers, strict=True)]
         ids, mask, _ = _collate(rows, eos)
         predicted = model(input_ids=ids, attention_mask=mask).logits.argmax(-1)  # (B, T)
         for i, (p, a) in enumerate(zip(prompts, answers, strict=True)):
