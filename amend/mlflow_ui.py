@@ -6,6 +6,7 @@ there is nothing to start: the server has its own UI.
 """
 
 import os
+import signal
 import subprocess
 import sys
 from urllib.parse import urlparse
@@ -32,10 +33,15 @@ def main() -> int:
     print(f"MLflow UI on {settings.MLFLOW_UI_URL} for {uri} (Ctrl-C to stop)", flush=True)
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", port]
     command += ["--default-artifact-root", settings.MLFLOW_ARTIFACT_ROOT]
+    # MLflow's own job runner (GenAI scoring, a process per core) is not needed to browse runs.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
     try:
-        return subprocess.call(command)
+        return server.wait()
     except KeyboardInterrupt:
-        return 0
+        server.terminate()
+        return server.wait()
 
 
 if __name__ == "__main__":

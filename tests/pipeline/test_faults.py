@@ -1,6 +1,7 @@
 """What goes wrong in production, with real worker processes: a worker killed mid-batch, MLflow down,
 a batch that misses its gates, two workers racing for one lineage."""
 
+import os
 import subprocess
 import sys
 import time
@@ -87,6 +88,7 @@ def test_mlflow_unreachable_the_batch_waits_with_backoff_and_is_recorded_once_ml
             "--workers",
             "1",
         ],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=open(tmp_path / "mlflow-server.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
