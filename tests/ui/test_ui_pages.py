@@ -188,6 +188,20 @@ def test_a_reviewer_approves_from_the_fact_page_and_the_timeline_tells_the_story
     assert "Matches the atlas" in timeline and "by rita" in timeline
 
 
+def test_an_applied_fact_shows_its_curator_the_answers_before_and_after_its_batch(
+    client_for, curator, reviewer, submitted_fact
+):
+    review_fact(reviewer, submitted_fact, "approve", "Matches the atlas")
+    transition_facts(None, [submitted_fact], FactState.QUEUED)
+    results = {"efficacy": 1.0, "generalization": 0.5, "answer_before": "Lyon", "answer_after": "Paris", "version": 3}
+    transition_facts(None, [submitted_fact], FactState.APPLIED, results={submitted_fact.pk: results})
+
+    page = text(client_for(curator).get(reverse("fact_detail", args=[submitted_fact.pk])))
+    section = page[page.index("Results in the model") :]
+    assert "v3" in section and "100.0%" in section and "50.0%" in section
+    assert section.index("Lyon") < section.index("Paris")
+
+
 def test_a_review_without_a_comment_is_refused_on_the_page(client_for, reviewer, submitted_fact):
     response = client_for(reviewer).post(reverse("fact_review", args=[submitted_fact.pk]), {"decision": "reject"})
     assert response.status_code == 400
