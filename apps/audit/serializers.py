@@ -1,26 +1,13 @@
 from rest_framework import serializers
 
+from apps.audit.export import COLUMNS
 from apps.audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor_name",
-            "action",
-            "object_type",
-            "object_id",
-            "model_line_id",
-            "fact_id",
-            "before",
-            "after",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
+        fields = COLUMNS
         read_only_fields = fields
 
 

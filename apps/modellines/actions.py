@@ -10,26 +10,7 @@ from django.db import transaction
 from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event
 from apps.facts.validation import clean_locality_probes, clean_text
-from apps.modellines.models import ModelLine
-
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "base_model",
-        "edited_modules",
-        "editor_settings",
-        "locality_probes",
-        "min_efficacy",
-        "min_generalization",
-        "min_locality",
-        "min_retention",
-        "max_perplexity_drift",
-        "approvals_required",
-        "batch_size",
-        "max_wait",
-    }
-)
+from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 
 
 def _require_operator(actor: AbstractBaseUser | None) -> None:
@@ -55,7 +36,7 @@ def _plain_json(field: str, value: Any, depth: int = 0) -> None:
 
 
 def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
-    unknown = set(fields) - EDITABLE_FIELDS
+    unknown = set(fields).difference(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "is not a setting of a model line" for name in sorted(unknown)})
     for name in ("description", "base_model"):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from apps.modellines.models import ModelLine
+from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 
 
 class LinesField(forms.CharField):
@@ -28,22 +28,7 @@ class ModelLineForm(forms.ModelForm):
 
     class Meta:
         model = ModelLine
-        fields = [
-            "name",
-            "description",
-            "base_model",
-            "edited_modules",
-            "editor_settings",
-            "locality_probes",
-            "min_efficacy",
-            "min_generalization",
-            "min_locality",
-            "min_retention",
-            "max_perplexity_drift",
-            "approvals_required",
-            "batch_size",
-            "max_wait",
-        ]
+        fields = list(EDITABLE_FIELDS)
         labels = {
             "name": "Name",
             "base_model": "Base model",

@@ -9,6 +9,25 @@ from django.db import models
 unit_interval = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
+# What operators may set on a line, in the order forms and the API present them.
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "base_model",
+    "edited_modules",
+    "editor_settings",
+    "locality_probes",
+    "min_efficacy",
+    "min_generalization",
+    "min_locality",
+    "min_retention",
+    "max_perplexity_drift",
+    "approvals_required",
+    "batch_size",
+    "max_wait",
+)
+
+
 class ModelLine(models.Model):
     name = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)

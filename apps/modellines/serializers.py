@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from apps.facts.serializers import LocalityProbeSerializer
-from apps.modellines.models import ModelLine
+from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 
 MAX_WAIT_SECONDS = 7 * 24 * 3600
 
@@ -26,19 +26,7 @@ class ModelLineSerializer(serializers.ModelSerializer):
         model = ModelLine
         fields = [
             "id",
-            "name",
-            "description",
-            "base_model",
-            "edited_modules",
-            "editor_settings",
-            "locality_probes",
-            "min_efficacy",
-            "min_generalization",
-            "min_locality",
-            "min_retention",
-            "max_perplexity_drift",
-            "approvals_required",
-            "batch_size",
+            *(name for name in EDITABLE_FIELDS if name != "max_wait"),
             "max_wait_seconds",
             "created_by",
             "created_at",

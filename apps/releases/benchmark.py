@@ -51,9 +51,7 @@ class Report:
             lines.append(f"  full checkpoint         {b.checkpoint_bytes:>12,} B")
             goal = f"(goal < {goal_share * 100:.0f}%)"
             lines.append(f"  delta factors           {b.delta_bytes:>12,} B  {b.delta_share * 100:7.3f}%  {goal}")
-            lines.append(
-                f"  + normaliser state      {b.normalizer_bytes:>12,} B  {b.stored_share * 100:7.3f}%  in all"
-            )
+            lines.append(f"  + normaliser state      {b.normalizer_bytes:>12,} B  {b.stored_share * 100:7.3f}%  in all")
             shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items()))
             lines.append(f"  metrics: {shown}")
         return "\n".join(lines)
