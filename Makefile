@@ -34,5 +34,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+bench: $(STAMP) reference-model
+	$(PY) -m workers.editor bench --model var/models/reference --data var/models/reference/edits.jsonl \
+		--batch-size 100 --turns 10 --method ultraedit,amend,ft --json var/bench-editor.json
+	$(PY) manage.py bench_api
+	$(PY) manage.py bench_pipeline
+
 clean:
 	rm -rf var .pytest_cache .ruff_cache
