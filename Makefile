@@ -29,7 +29,9 @@ mlflow: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	# One BLAS/OpenMP thread per process: the suite runs Celery workers beside pytest, and torch's
+	# spinning thread pools slow each other down twenty-fold when they share two cores.
+	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
