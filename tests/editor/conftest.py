@@ -1,4 +1,4 @@
-"""Tiny models and a tiny tokenizer built in memory: no network, no files from ../shared."""
+"""Tiny models and a tiny tokenizer built in memory: no network, no files outside the repository."""
 
 from __future__ import annotations
 
