@@ -49,6 +49,14 @@ def _require_operator(actor: User | None, what: str) -> None:
         raise PermissionDenied(f"only an operator may {what}")
 
 
+def _operator_reason(actor: User | None, what: str, reason: str, why: str) -> str:
+    """An operator's decision must say why: checks the role and returns the trimmed reason."""
+    _require_operator(actor, what)
+    if not reason.strip():
+        raise ValidationError({"reason": f"say why {why}"})
+    return reason.strip()
+
+
 def _dispatch(task: str, *args: object) -> None:
     """Send a task by name once the transaction has committed (never for a decision that rolled back)."""
     queue = "gpu" if task.startswith("workers.gpu.") else "default"
@@ -445,22 +453,18 @@ def promote(
         return _point_production(
             None, line, version, kind=PromotionKind.PROMOTE, reason="met every gate", automatic=True
         )
-    _require_operator(actor, "promote a version")
-    if not reason.strip():
-        raise ValidationError({"reason": "say why this version is promoted by hand"})
+    reason = _operator_reason(actor, "promote a version", reason, "this version is promoted by hand")
     if version.state == VersionState.FAILED:
         raise TransitionError(f"{version.label} failed ({version.state_reason}) and cannot be promoted")
     if current is not None and current.pk == version.pk:
         raise TransitionError(f"{version.label} is already in production")
-    return _point_production(actor, line, version, kind=PromotionKind.PROMOTE, reason=reason.strip(), automatic=False)
+    return _point_production(actor, line, version, kind=PromotionKind.PROMOTE, reason=reason, automatic=False)
 
 
 @transaction.atomic
 def rollback(actor: User, version: ModelVersion, reason: str) -> Promotion:
     """Point production back at an earlier version, exactly; facts applied after it become rolled back."""
-    _require_operator(actor, "roll back production")
-    if not reason.strip():
-        raise ValidationError({"reason": "say why production is rolled back"})
+    reason = _operator_reason(actor, "roll back production", reason, "production is rolled back")
     line = _locked_line(version.model_line_id)
     version = ModelVersion.objects.select_related("batch").get(pk=version.pk)
     current = production_version(line)
@@ -471,15 +475,13 @@ def rollback(actor: User, version: ModelVersion, reason: str) -> Promotion:
         )
     if version.state == VersionState.FAILED:
         raise TransitionError(f"{version.label} failed ({version.state_reason}) and cannot serve production")
-    return _point_production(actor, line, version, kind=PromotionKind.ROLLBACK, reason=reason.strip(), automatic=False)
+    return _point_production(actor, line, version, kind=PromotionKind.ROLLBACK, reason=reason, automatic=False)
 
 
 @transaction.atomic
 def hold(actor: User, version: ModelVersion, reason: str) -> Promotion:
     """Stop a candidate from being promoted (and the candidates built on it); its facts are held."""
-    _require_operator(actor, "hold a version")
-    if not reason.strip():
-        raise ValidationError({"reason": "say why this version is held"})
+    reason = _operator_reason(actor, "hold a version", reason, "this version is held")
     line = _locked_line(version.model_line_id)
     version = ModelVersion.objects.get(pk=version.pk)
     if version.state != VersionState.CANDIDATE:
@@ -497,7 +499,7 @@ def hold(actor: User, version: ModelVersion, reason: str) -> Promotion:
     ]
     for item in held:
         item.state = VersionState.HELD
-        item.state_reason = reason.strip() if item.pk == version.pk else f"built on {version.label}, which was held"
+        item.state_reason = reason if item.pk == version.pk else f"built on {version.label}, which was held"
         item.save(update_fields=["state", "state_reason"])
         queued = FactEdit.objects.filter(pk__in=item.fact_ids, state=FactState.QUEUED)
         if queued.exists():
@@ -508,7 +510,7 @@ def hold(actor: User, version: ModelVersion, reason: str) -> Promotion:
         previous=production_version(line),
         kind=PromotionKind.HOLD,
         actor=actor,
-        reason=reason.strip(),
+        reason=reason,
         metrics=version.metrics,
         content_hash=version.content_hash,
         aliases_synced=True,
@@ -517,7 +519,7 @@ def hold(actor: User, version: ModelVersion, reason: str) -> Promotion:
         actor,
         "version.held",
         version,
-        after={**_version_snapshot(version), "reason": reason.strip(), "also_held": [v.number for v in held[1:]]},
+        after={**_version_snapshot(version), "reason": reason, "also_held": [v.number for v in held[1:]]},
         model_line_id=line.pk,
     )
     return promotion
@@ -529,9 +531,7 @@ def revert_fact(actor: User, fact: FactEdit, reason: str) -> Batch:
 
     The worker replays the later batches from the version before the fact's batch; nothing is erased.
     """
-    _require_operator(actor, "revert a fact")
-    if not reason.strip():
-        raise ValidationError({"reason": "say why this fact is reverted"})
+    reason = _operator_reason(actor, "revert a fact", reason, "this fact is reverted")
     line = _locked_line(fact.model_line_id)
     fact = FactEdit.objects.get(pk=fact.pk)
     current = production_version(line)
@@ -552,7 +552,7 @@ def revert_fact(actor: User, fact: FactEdit, reason: str) -> Batch:
         actor,
         "fact.revert_requested",
         batch,
-        after={"fact_id": fact.pk, "reason": reason.strip(), "production": current.number},
+        after={"fact_id": fact.pk, "reason": reason, "production": current.number},
         model_line_id=line.pk,
         fact_id=fact.pk,
     )
