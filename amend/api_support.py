@@ -1,9 +1,10 @@
-"""What every API view shares: error mapping, role permissions, write throttling, pagination."""
+"""What every API view shares: error mapping (and its schema), role permissions, write throttling, pagination."""
 
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
@@ -13,9 +14,16 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role, roles_of
 from apps.audit.models import AppendOnlyError
-from apps.facts.errors import TransitionError
+
+# The answers of exception_handler below, for the schema of every write: `responses={..., **REFUSALS}`.
+REFUSALS = {
+    400: OpenApiResponse(description="invalid input: the body names each field and the reason"),
+    403: OpenApiResponse(description="the user's role does not allow this"),
+    409: OpenApiResponse(description="the workflow refuses this now; `detail` says why"),
+}
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

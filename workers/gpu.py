@@ -14,7 +14,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from apps.facts.errors import TransitionError
+from amend.errors import TransitionError
 from apps.facts.models import FactState
 from apps.releases import actions
 from apps.releases.models import Batch, BatchState, ModelVersion, Probe, ProbeState

@@ -2,17 +2,17 @@
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import HasAnyRole, Pagination, WriteThrottle, role_permission
+from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
 from apps.accounts.roles import Role
 from apps.facts import actions
-from apps.facts.conflicts import with_conflict_flag
+from apps.facts.conflicts import find_conflicts, with_conflict_flag
 from apps.facts.imports import format_for
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.facts.serializers import (
@@ -27,12 +27,6 @@ from apps.facts.serializers import (
     SupersedeSerializer,
     WithdrawSerializer,
 )
-
-REFUSALS = {
-    400: OpenApiResponse(description="invalid input: the body names each field and the reason"),
-    403: OpenApiResponse(description="the user's role does not allow this"),
-    409: OpenApiResponse(description="the workflow refuses this now; `detail` says why"),
-}
 
 
 class FactFilter(django_filters.FilterSet):
@@ -87,16 +81,28 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             "partial_update": FactUpdateSerializer,
         }.get(self.action, FactSerializer)
 
-    def _detail(self, fact: FactEdit, code: int = status.HTTP_200_OK) -> Response:
-        context = {**self.get_serializer_context(), "just_created": code == status.HTTP_201_CREATED}
+    def _detail(
+        self, fact: FactEdit, code: int = status.HTTP_200_OK, *, conflicts: list[FactEdit] | None = None
+    ) -> Response:
+        """The fact as FactDetailSerializer shows it; `conflicts` when the action already found them."""
+        if conflicts is None:
+            conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+        context = {
+            **self.get_serializer_context(),
+            "conflicts": conflicts,
+            "just_created": code == status.HTTP_201_CREATED,
+        }
         return Response(FactDetailSerializer(fact, context=context).data, status=code)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._detail(self.get_object())
 
     @extend_schema(request=FactCreateSerializer, responses={201: FactDetailSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
         form = FactCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        fact = actions.create_fact(request.user, **form.validated_data)
-        return self._detail(fact, status.HTTP_201_CREATED)
+        created = actions.create_fact_with_conflicts(request.user, **form.validated_data)
+        return self._detail(created.fact, status.HTTP_201_CREATED, conflicts=created.conflicts)
 
     @extend_schema(request=FactUpdateSerializer, responses={200: FactDetailSerializer, **REFUSALS})
     def partial_update(self, request: Request, pk: str) -> Response:

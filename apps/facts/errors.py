@@ -1,12 +1,6 @@
-"""Domain errors of the fact workflow. The API turns them into HTTP responses (see apps/api/errors.py)."""
+"""Refusals particular to facts; both are TransitionErrors, so the API answers them with HTTP 409."""
 
-
-class TransitionError(Exception):
-    """A state change the workflow forbids. HTTP 409; `reason` is one sentence a user can act on."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from amend.errors import TransitionError
 
 
 class DuplicateFactError(TransitionError):

@@ -22,13 +22,6 @@ class LocalityProbeSerializer(serializers.Serializer):
     answer = text(rules.MAX_TARGET, required=False, allow_null=True)
 
 
-def open_conflicts(fact: FactEdit) -> list[FactEdit]:
-    """The live facts conflicting with `fact`, asked once per fact (create_fact already knows them)."""
-    if getattr(fact, "open_conflicts", None) is None:
-        fact.open_conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
-    return fact.open_conflicts
-
-
 class FactSerializer(serializers.Serializer):
     # A plain Serializer, not a ModelSerializer: it is built on every submission, and introspecting
     # the model each time costs more than the rest of the answer.
@@ -54,10 +47,18 @@ class FactSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
     approved_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
+    def conflicts_of(self, fact: FactEdit) -> list[FactEdit]:
+        """The live facts conflicting with `fact`: context["conflicts"] when the view already has them
+        (create_fact_with_conflicts found them), else asked now."""
+        given = self.context.get("conflicts")
+        if given is not None:
+            return given
+        return find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
+
     def get_has_conflict(self, fact: FactEdit) -> bool:
         flag = getattr(fact, "has_conflict", None)  # annotated by with_conflict_flag in lists
         if flag is None:
-            flag = any(other.pk != fact.supersedes_id for other in open_conflicts(fact))
+            flag = any(other.pk != fact.supersedes_id for other in self.conflicts_of(fact))
         return bool(flag)
 
 
@@ -97,7 +98,7 @@ class FactDetailSerializer(FactSerializer):
                 "state": other.state,
                 "superseded_by_this": other.pk == fact.supersedes_id,
             }
-            for other in open_conflicts(fact)
+            for other in self.conflicts_of(fact)
         ]
 
     @extend_schema_field(ReviewSerializer(many=True))

@@ -30,6 +30,10 @@ DUPLICATE_STATES: frozenset[str] = frozenset(
 )
 # The curator may still change the content.
 EDITABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.CHANGES_REQUESTED})
+# Not yet approved: the fact may still be declared to replace another with the same prompt.
+SUPERSEDABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED})
+# Reviews judge a fact waiting in the queue, nothing else.
+REVIEWABLE_STATES: frozenset[str] = frozenset({S.SUBMITTED})
 TERMINAL_STATES: frozenset[str] = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 

@@ -6,14 +6,11 @@ HTTP 409; bad input re-renders the form with the field errors and HTTP 400.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,39 +18,21 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
-from apps.facts import actions
+from apps.facts import actions, permissions
 from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
-from apps.facts.errors import TransitionError
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
-from apps.facts.models import FactEdit, FactState, Review
-from apps.facts.states import EDITABLE_STATES, can_transition
+from apps.facts.models import FactEdit, FactState, ReviewDecision
+from apps.facts.states import EDITABLE_STATES
+from apps.facts.timeline import fact_timeline
 from apps.modellines.models import ModelLine
 
 QUEUE_PAGE_SIZE = 20
 DASHBOARD_PAGE_SIZE = 25
 
-# How the timeline names the audit actions the services write; anything else is shown humanised.
-ACTION_LABELS = {
-    "fact.created": "Saved as a draft",
-    "fact.submitted": "Submitted for review",
-    "fact.updated": "Edited",
-    "fact.conflict_flagged": "Conflict flagged",
-    "fact.marked_superseding": "Marked as superseding another fact",
-    "fact.withdrawn": "Withdrawn",
-    "fact.approved": "Approved",
-    "fact.rejected": "Rejected",
-    "fact.changes_requested": "Changes requested",
-    "fact.imported": "Imported",
-    "review.approve": "Review: approve",
-    "review.reject": "Review: reject",
-    "review.request_changes": "Review: request changes",
-}
-
-
-STATE_LABELS = dict(FactState.choices)
 # States whose reason the curator needs to read at the top of the fact page.
 EXPLAINED_STATES = {
     FactState.CHANGES_REQUESTED,
@@ -63,79 +42,6 @@ EXPLAINED_STATES = {
     FactState.ROLLED_BACK,
     FactState.REVERTED,
 }
-
-
-def _label(action: str) -> str:
-    return ACTION_LABELS.get(action) or action.split(".", 1)[-1].replace("_", " ").capitalize()
-
-
-@dataclass
-class TimelineEntry:
-    at: datetime
-    actor: str
-    action: str
-    label: str
-    from_state: str | None = None
-    to_state: str | None = None
-    reason: str = ""
-    review: Review | None = None
-    changed: list[str] = field(default_factory=list)
-    request_id: str = ""
-
-    @property
-    def from_label(self) -> str:
-        return STATE_LABELS.get(self.from_state or "", self.from_state or "")
-
-    @property
-    def to_label(self) -> str:
-        return STATE_LABELS.get(self.to_state or "", self.to_state or "")
-
-
-def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
-    """The fact's audit events in order, each review event carrying its review (decision, comment, revision)."""
-    reviews = {str(review.pk): review for review in fact.reviews.select_related("reviewer")}
-    entries = []
-    for event in AuditEvent.objects.filter(fact_id=fact.pk).order_by("id"):
-        before, after = event.before or {}, event.after or {}
-        review = reviews.pop(event.object_id, None) if event.object_type == "review" else None
-        moved = before.get("state") != after.get("state") and bool(after.get("state"))
-        changed = []
-        if event.action == "fact.updated":
-            changed = sorted(name for name in after if name != "revision" and before.get(name) != after.get(name))
-        reason = after.get("state_reason") or "" if moved else ""
-        if reason and entries and entries[-1].review is not None and entries[-1].review.comment == reason:
-            reason = ""  # the review just above already says it
-        entries.append(
-            TimelineEntry(
-                at=event.created_at,
-                actor=event.actor_name,
-                action=event.action,
-                label=_label(event.action),
-                from_state=before.get("state") if moved else None,
-                to_state=after.get("state") if moved else None,
-                reason=reason,
-                review=review,
-                changed=changed,
-                request_id=event.request_id,
-            )
-        )
-    # A review without its event would be a bug elsewhere; still show it rather than hide it.
-    for review in reviews.values():
-        entries.append(
-            TimelineEntry(
-                at=review.created_at,
-                actor=review.reviewer.get_username(),
-                action=f"review.{review.decision}",
-                label=_label(f"review.{review.decision}"),
-                review=review,
-            )
-        )
-    entries.sort(key=lambda entry: entry.at)
-    return entries
-
-
-def _is_owner(user, fact: FactEdit) -> bool:
-    return fact.submitter_id == user.pk and has_role(user, Role.CURATOR)
 
 
 def _fact_page(
@@ -151,27 +57,15 @@ def _fact_page(
     user = request.user
     conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
     blocking = {other.pk for other in blocking_conflicts(fact)} if conflicts else set()
-    owner = _is_owner(user, fact)
-    current_reviews = [review for review in fact.reviews.all() if review.fact_revision == fact.revision]
-    approvals = len({review.reviewer_id for review in current_reviews if review.decision == "approve"})
-    # Which buttons to offer; the service functions decide again when they are pressed.
-    can = {
-        "edit": owner and fact.state in EDITABLE_STATES,
-        "submit": owner and can_transition(fact.state, FactState.SUBMITTED),
-        "withdraw": (owner or has_role(user, Role.OPERATOR)) and can_transition(fact.state, FactState.WITHDRAWN),
-        "review": has_role(user, Role.REVIEWER) and fact.submitter_id != user.pk and fact.state == FactState.SUBMITTED,
-        "supersede": bool(conflicts)
-        and (owner or has_role(user, Role.REVIEWER) or has_role(user, Role.OPERATOR))
-        and fact.state in {FactState.DRAFT, FactState.SUBMITTED, FactState.CHANGES_REQUESTED},
-    }
+    can = permissions.offered_actions(user, fact, has_conflicts=bool(conflicts))
     context = {
         "fact": fact,
         "timeline": fact_timeline(fact),
         "conflicts": [(other, other.pk in blocking) for other in conflicts],
-        "approvals": approvals,
+        "approvals": permissions.current_approvals(fact),
         "approvals_required": fact.model_line.approvals_required,
         "can": can,
-        "is_owner": fact.submitter_id == user.pk,
+        "is_owner": permissions.submitted_by(user, fact),
         "review_form": review_form or ReviewForm(),
         "withdraw_form": withdraw_form or WithdrawForm(),
         "error": error,
@@ -309,7 +203,7 @@ def fact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def fact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit a draft or a fact sent back for changes; "save and submit" sends it back to the queue."""
     fact = _get_fact(pk)
-    if not (_is_owner(request.user, fact) or request.user.is_superuser):
+    if not permissions.acts_as_curator_of(request.user, fact):
         raise PermissionDenied("Only the curator who submitted this fact can edit it.")
     if request.method == "GET":
         initial = {name: getattr(fact, name) for name in FactContentForm.CONTENT_FIELDS}
@@ -317,12 +211,9 @@ def fact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = FactContentForm(request.POST)
     if not form.is_valid():
         return _edit_page(request, fact, form, status=400)
+    save = actions.update_and_submit_fact if request.POST.get("intent") == "submit" else actions.update_fact
     try:
-        # Edit and resubmit together: a refused submission leaves the fact as it was.
-        with transaction.atomic():
-            actions.update_fact(request.user, fact, **form.content())
-            if request.POST.get("intent") == "submit":
-                actions.submit_fact(request.user, fact)
+        save(request.user, fact, **form.content())
     except ValidationError as error:
         apply_validation_error(form, error)
         return _edit_page(request, fact, form, status=400)
@@ -397,9 +288,9 @@ def fact_review(request: HttpRequest, pk: int) -> HttpResponse:
         return _fact_page(request, fact, status=400, review_form=form)
     decision = form.cleaned_data["decision"]
     done = {
-        "approve": f"You approved fact #{fact.pk}.",
-        "reject": f"You rejected fact #{fact.pk}.",
-        "request_changes": f"You sent fact #{fact.pk} back to its curator for changes.",
+        ReviewDecision.APPROVE: f"You approved fact #{fact.pk}.",
+        ReviewDecision.REJECT: f"You rejected fact #{fact.pk}.",
+        ReviewDecision.REQUEST_CHANGES: f"You sent fact #{fact.pk} back to its curator for changes.",
     }[decision]
     return _run_fact_action(
         request,
@@ -440,7 +331,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         conflicts = []
         if fact.has_conflict:
             conflicts = find_conflicts(fact.model_line_id, fact.prompt, fact.target, exclude=fact)
-        items.append({"fact": fact, "conflicts": conflicts, "own": fact.submitter_id == request.user.pk})
+        items.append({"fact": fact, "conflicts": conflicts, "own": permissions.submitted_by(request.user, fact)})
     context = {
         "page": page,
         "items": items,

@@ -3,6 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from amend.errors import TransitionError
 from apps.audit.models import AuditEvent
 from apps.facts.actions import (
     mark_superseding,
@@ -12,7 +13,7 @@ from apps.facts.actions import (
     update_fact,
     withdraw_fact,
 )
-from apps.facts.errors import ConflictError, DuplicateFactError, TransitionError
+from apps.facts.errors import ConflictError, DuplicateFactError
 from apps.facts.models import FactState
 from apps.modellines.actions import update_model_line
 

@@ -1,0 +1,249 @@
+"""A curator's writes: create, edit, submit, withdraw a fact, and mark it as superseding another."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from amend.errors import TransitionError
+from apps.accounts.roles import Role
+from apps.audit.record import record_event
+from apps.facts import permissions
+from apps.facts.actions.state import in_step, locked_fact, move_fact
+from apps.facts.conflicts import (
+    duplicate_and_conflicts,
+    find_conflicts,
+    find_duplicate,
+    normalize_prompt,
+    normalize_target,
+)
+from apps.facts.errors import DuplicateFactError
+from apps.facts.models import FactEdit, FactState
+from apps.facts.states import EDITABLE_STATES, SUPERSEDABLE_STATES, can_transition, transition_refusal
+from apps.facts.validation import MAX_RATIONALE, clean_fact_fields, clean_text
+from apps.modellines.models import ModelLine
+
+User = AbstractBaseUser
+
+
+@dataclass(frozen=True)
+class CreatedFact:
+    fact: FactEdit
+    # The live facts on the line that answer the same prompt differently, found while checking for a
+    # duplicate: the API's answer shows them without asking the database again.
+    conflicts: list[FactEdit]
+
+
+def _refuse_duplicate(duplicate: FactEdit | None) -> None:
+    if duplicate is not None:
+        raise DuplicateFactError(
+            f"fact #{duplicate.pk} on this model line already has this prompt and target ({duplicate.state})"
+        )
+
+
+def _resolve_supersedes(model_line_id: int, prompt: str, supersedes: FactEdit | int | None) -> FactEdit | None:
+    if supersedes is None:
+        return None
+    other = supersedes
+    if not isinstance(other, FactEdit):
+        other = FactEdit.objects.filter(pk=supersedes).first()
+        if other is None:
+            raise ValidationError({"supersedes": f"fact #{supersedes} does not exist"})
+    if other.model_line_id != model_line_id:
+        raise ValidationError({"supersedes": "the superseded fact must be on the same model line"})
+    if other.normalized_prompt != normalize_prompt(prompt):
+        raise ValidationError({"supersedes": "a fact can only supersede one with the same prompt"})
+    return other
+
+
+def conflict_note(conflicts: list[FactEdit]) -> dict:
+    return {"conflicts": [other.pk for other in conflicts]} if conflicts else {}
+
+
+def insert_fact(
+    actor: User,
+    model_line: ModelLine,
+    fields: dict[str, Any],
+    *,
+    submit: bool,
+    supersedes: FactEdit | int | None = None,
+    import_key: str = "",
+    action: str = "",
+) -> CreatedFact:
+    """Validate and save a new fact with its one audit event; the caller holds the transaction."""
+    cleaned = clean_fact_fields(fields)
+    duplicate, conflicts = duplicate_and_conflicts(model_line.pk, cleaned["prompt"], cleaned["target"])
+    _refuse_duplicate(duplicate)
+    other = _resolve_supersedes(model_line.pk, cleaned["prompt"], supersedes)
+    fact = FactEdit.objects.create(
+        model_line=model_line,
+        submitter=actor,
+        normalized_prompt=normalize_prompt(cleaned["prompt"]),
+        normalized_target=normalize_target(cleaned["target"]),
+        supersedes=other,
+        state=FactState.SUBMITTED if submit else FactState.DRAFT,
+        submitted_at=timezone.now() if submit else None,
+        import_key=import_key,
+        **cleaned,
+    )
+    # One event for create(+submit): the submission hot path writes a single chain link. A draft
+    # collides with nothing yet, so its event names no conflict.
+    record_event(
+        actor,
+        action or ("fact.submitted" if submit else "fact.created"),
+        fact,
+        before=None,
+        after={**fact.audit_snapshot(), **(conflict_note(conflicts) if submit else {})},
+        model_line_id=model_line.pk,
+        fact_id=fact.pk,
+    )
+    return CreatedFact(fact, conflicts)
+
+
+@transaction.atomic
+def create_fact_with_conflicts(
+    actor: User,
+    model_line: ModelLine,
+    *,
+    prompt: str,
+    target: str,
+    paraphrases: Iterable[str] = (),
+    locality_probes: Iterable[Mapping | str] = (),
+    subject: str = "",
+    rationale: str,
+    source: str,
+    submit: bool = True,
+    supersedes: FactEdit | int | None = None,
+) -> CreatedFact:
+    """A curator proposes a fact; submitted at once unless submit=False (then it stays a draft).
+
+    Returns the fact with the live facts it conflicts with (the API shows them in its answer).
+    """
+    permissions.require_role(actor, Role.CURATOR, "submit facts")
+    fields = {
+        "prompt": prompt,
+        "target": target,
+        "paraphrases": list(paraphrases) if not isinstance(paraphrases, str) else paraphrases,
+        "locality_probes": list(locality_probes) if not isinstance(locality_probes, str) else locality_probes,
+        "subject": subject,
+        "rationale": rationale,
+        "source": source,
+    }
+    return insert_fact(actor, model_line, fields, submit=submit, supersedes=supersedes)
+
+
+def create_fact(actor: User, model_line: ModelLine, **fields: Any) -> FactEdit:
+    """create_fact_with_conflicts for callers that need only the fact (pages, importer, fixtures)."""
+    return create_fact_with_conflicts(actor, model_line, **fields).fact
+
+
+@transaction.atomic
+def update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
+    """The submitter edits a draft or a fact sent back for changes. A content change bumps the revision,
+    so earlier approvals no longer count."""
+    current = locked_fact(fact)
+    permissions.require_curator_of(actor, current, "edit this fact")
+    if current.state not in EDITABLE_STATES:
+        raise TransitionError(f"a {current.state} fact cannot be edited (only draft or changes_requested)")
+    supersedes = fields.pop("supersedes", current.supersedes_id)
+    cleaned = clean_fact_fields(fields, partial=True)
+    before = current.audit_snapshot()
+    changed = {name: value for name, value in cleaned.items() if getattr(current, name) != value}
+    if "prompt" in changed or "target" in changed:
+        prompt, target = cleaned.get("prompt", current.prompt), cleaned.get("target", current.target)
+        _refuse_duplicate(find_duplicate(current.model_line_id, prompt, target, exclude=current))
+    for name, value in changed.items():
+        setattr(current, name, value)
+    other = _resolve_supersedes(current.model_line_id, current.prompt, supersedes)
+    if other is not None and other.pk == current.pk:
+        raise ValidationError({"supersedes": "a fact cannot supersede itself"})
+    if (other.pk if other else None) != current.supersedes_id:
+        current.supersedes = other
+        changed["supersedes"] = other.pk if other else None
+    if not changed:
+        return in_step(fact, current)
+    current.normalized_prompt = normalize_prompt(current.prompt)
+    current.normalized_target = normalize_target(current.target)
+    current.revision += 1
+    current.save()
+    record_event(
+        actor,
+        "fact.updated",
+        current,
+        before=before,
+        after=current.audit_snapshot(),
+        model_line_id=current.model_line_id,
+        fact_id=current.pk,
+    )
+    return in_step(fact, current)
+
+
+@transaction.atomic
+def submit_fact(actor: User, fact: FactEdit) -> FactEdit:
+    """Send a draft (or a fact with requested changes) to the review queue; conflicts are flagged in the event."""
+    current = locked_fact(fact)
+    permissions.require_curator_of(actor, current, "submit this fact")
+    if not can_transition(current.state, FactState.SUBMITTED):
+        raise TransitionError(transition_refusal(current.state, FactState.SUBMITTED))
+    _refuse_duplicate(find_duplicate(current.model_line_id, current.prompt, current.target, exclude=current))
+    conflicts = find_conflicts(current.model_line_id, current.prompt, current.target, exclude=current)
+    move_fact(actor, current, FactState.SUBMITTED, action="fact.submitted")
+    if conflicts:
+        # Written as its own event so the timeline shows reviewers what the submission collided with.
+        record_event(
+            actor,
+            "fact.conflict_flagged",
+            current,
+            after=conflict_note(conflicts),
+            model_line_id=current.model_line_id,
+            fact_id=current.pk,
+        )
+    return in_step(fact, current)
+
+
+@transaction.atomic
+def update_and_submit_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
+    """Edit and resubmit together: a refused submission leaves the fact as it was before the edit."""
+    update_fact(actor, fact, **fields)
+    return submit_fact(actor, fact)
+
+
+@transaction.atomic
+def withdraw_fact(actor: User, fact: FactEdit, reason: str = "") -> FactEdit:
+    """The submitter (or an operator) takes a fact back before it reaches the model."""
+    current = locked_fact(fact)
+    if not permissions.may_withdraw(actor, current):
+        raise PermissionDenied("only the curator who submitted the fact may withdraw this fact")
+    reason = clean_text("reason", reason, max_length=MAX_RATIONALE, required=False, multiline=True)
+    move_fact(actor, current, FactState.WITHDRAWN, action="fact.withdrawn", reason=reason)
+    return in_step(fact, current)
+
+
+@transaction.atomic
+def mark_superseding(actor: User, fact: FactEdit, other: FactEdit | int) -> FactEdit:
+    """Declare that `fact` replaces `other` (same prompt, same line): the conflict no longer blocks approval."""
+    current = locked_fact(fact)
+    if not permissions.may_mark_superseding(actor, current):
+        raise PermissionDenied("only the curator who submitted the fact may mark this fact as superseding another")
+    if current.state not in SUPERSEDABLE_STATES:
+        raise TransitionError(f"a {current.state} fact can no longer be marked as superseding another")
+    target = _resolve_supersedes(current.model_line_id, current.prompt, other)
+    if target.pk == current.pk:
+        raise ValidationError({"supersedes": "a fact cannot supersede itself"})
+    before = {"supersedes_id": current.supersedes_id}
+    current.supersedes = target
+    current.save(update_fields=["supersedes", "updated_at"])
+    record_event(
+        actor,
+        "fact.marked_superseding",
+        current,
+        before=before,
+        after={"supersedes_id": target.pk},
+        model_line_id=current.model_line_id,
+        fact_id=current.pk,
+    )
+    return in_step(fact, current)

@@ -1,0 +1,94 @@
+"""The data behind a fact's timeline: its audit events in order, each review beside its event."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apps.audit.models import AuditEvent
+from apps.facts.models import FactEdit, FactState, Review
+
+# How the timeline names the audit actions the services write; anything else is shown humanised.
+ACTION_LABELS = {
+    "fact.created": "Saved as a draft",
+    "fact.submitted": "Submitted for review",
+    "fact.updated": "Edited",
+    "fact.conflict_flagged": "Conflict flagged",
+    "fact.marked_superseding": "Marked as superseding another fact",
+    "fact.withdrawn": "Withdrawn",
+    "fact.approved": "Approved",
+    "fact.rejected": "Rejected",
+    "fact.changes_requested": "Changes requested",
+    "fact.imported": "Imported",
+    "review.approve": "Review: approve",
+    "review.reject": "Review: reject",
+    "review.request_changes": "Review: request changes",
+}
+STATE_LABELS = dict(FactState.choices)
+
+
+def _label(action: str) -> str:
+    return ACTION_LABELS.get(action) or action.split(".", 1)[-1].replace("_", " ").capitalize()
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: str
+    action: str
+    label: str
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str = ""
+    review: Review | None = None
+    changed: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+    @property
+    def from_label(self) -> str:
+        return STATE_LABELS.get(self.from_state or "", self.from_state or "")
+
+    @property
+    def to_label(self) -> str:
+        return STATE_LABELS.get(self.to_state or "", self.to_state or "")
+
+
+def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
+    """The fact's audit events in order, each review event carrying its review (decision, comment, revision)."""
+    reviews = {str(review.pk): review for review in fact.reviews.select_related("reviewer")}
+    entries = []
+    for event in AuditEvent.objects.filter(fact_id=fact.pk).order_by("id"):
+        before, after = event.before or {}, event.after or {}
+        review = reviews.pop(event.object_id, None) if event.object_type == "review" else None
+        moved = before.get("state") != after.get("state") and bool(after.get("state"))
+        changed = []
+        if event.action == "fact.updated":
+            changed = sorted(name for name in after if name != "revision" and before.get(name) != after.get(name))
+        reason = after.get("state_reason") or "" if moved else ""
+        if reason and entries and entries[-1].review is not None and entries[-1].review.comment == reason:
+            reason = ""  # the review just above already says it
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                actor=event.actor_name,
+                action=event.action,
+                label=_label(event.action),
+                from_state=before.get("state") if moved else None,
+                to_state=after.get("state") if moved else None,
+                reason=reason,
+                review=review,
+                changed=changed,
+                request_id=event.request_id,
+            )
+        )
+    # A review without its event would be a bug elsewhere; still show it rather than hide it.
+    for review in reviews.values():
+        entries.append(
+            TimelineEntry(
+                at=review.created_at,
+                actor=review.reviewer.get_username(),
+                action=f"review.{review.decision}",
+                label=_label(f"review.{review.decision}"),
+                review=review,
+            )
+        )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
