@@ -1,13 +1,12 @@
-"""Tasks on the `default` queue: cut due batches (beat), release now, promote, move MLflow aliases."""
+"""Tasks on the `default` queue: cut due batches (beat), promote, move MLflow aliases."""
 
 import logging
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 
-from apps.modellines.models import ModelLine
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
+from apps.releases.queries import production_version
 from workers import tracking
 from workers.gpu import retry_countdown
 
@@ -18,12 +17,6 @@ log = logging.getLogger(__name__)
 def cut_due_batches() -> list[int]:
     """Beat: every model line with `batch_size` approved facts, or whose oldest waited `max_wait`."""
     return [batch.pk for batch in actions.cut_due_batches()]
-
-
-@shared_task(name="workers.batching.release_now")
-def release_now(model_line_id: int, user_id: int) -> int:
-    user = get_user_model().objects.get(pk=user_id)
-    return actions.release_now(user, ModelLine.objects.get(pk=model_line_id)).pk
 
 
 @shared_task(name="workers.batching.promote_version")
@@ -39,7 +32,7 @@ def promote_version(version_id: int) -> dict:
 @shared_task(bind=True, name="workers.batching.sync_aliases", max_retries=None, acks_late=True)
 def sync_aliases(self, model_line_id: int) -> dict:
     """Make MLflow's `production` and `previous` aliases say what the database says, retrying with backoff."""
-    production = actions.production_version(model_line_id)
+    production = production_version(model_line_id)
     if production is None or not production.mlflow_model_version:
         return {"model_line": model_line_id, "skipped": True}
     last = (

@@ -121,18 +121,11 @@ class ModelVersion(models.Model):
     def label(self) -> str:
         return f"v{self.number}"
 
-    def ancestry(self) -> list["ModelVersion"]:
-        """This version and its ancestors, oldest first."""
-        chain = []
-        node: ModelVersion | None = self
-        while node is not None:
-            chain.append(node)
-            node = node.parent
-        return chain[::-1]
-
     def applied_fact_ids(self) -> list[int]:
-        """Every fact whose edit this version's weights hold, in application order."""
-        return [fact_id for version in self.ancestry() for fact_id in version.fact_ids]
+        """Every fact whose edit this version's weights hold, in application order (one query)."""
+        from apps.releases.queries import applied_fact_ids  # queries reads these models: import it late
+
+        return applied_fact_ids(self)
 
 
 class VersionFactResult(models.Model):

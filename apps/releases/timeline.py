@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from apps.modellines.models import ModelLine
 from apps.releases.links import mlflow_version_url
-from apps.releases.models import Batch, ModelVersion, Promotion
+from apps.releases.models import Batch, ModelVersion, Promotion, VersionState
 
 # metric -> (label, CSS colour): drawn as one line each, all on a 0..1 scale.
 CHART_METRICS = {
@@ -63,5 +63,5 @@ def line_timeline(line: ModelLine, limit: int = 30) -> dict:
             Promotion.objects.filter(model_line=line).select_related("version", "previous", "actor")[:limit]
         ),
         "batches": list(Batch.objects.filter(model_line=line).select_related("version")[:limit]),
-        "production": next((v for v in versions if v.state == "production"), None),
+        "production": next((v for v in versions if v.state == VersionState.PRODUCTION), None),
     }

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from amend.errors import TransitionError
 from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, role_required
-from apps.facts.models import FactEdit
+from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
 from apps.releases import actions
 from apps.releases.links import mlflow_version_url
 from apps.releases.models import Batch, ModelVersion, Probe, ProbeState
+from apps.releases.queries import production_version
 
 VERBS = {
     "promote": ("Promote", "Production will point at this version. Facts it holds become applied."),
@@ -57,7 +58,7 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mlflow_url": mlflow_version_url(version),
         "promotions": version.promotions.select_related("actor", "previous"),
         "probes": version.probes.all()[:10],
-        "production": actions.production_version(version.model_line),
+        "production": production_version(version.model_line),
         "section": "modellines",
     }
     return render(request, "releases/version_detail.html", context)
@@ -88,7 +89,7 @@ def version_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
         "verb": verb,
         "title": f"{title} {version.label}",
         "explanation": explanation,
-        "production": actions.production_version(version.model_line),
+        "production": production_version(version.model_line),
         "section": "modellines",
     }
     if request.method == "POST":
@@ -107,7 +108,7 @@ def version_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def release_now(request: HttpRequest, name: str) -> HttpResponse:
     line = get_object_or_404(ModelLine, name=name)
-    waiting = line.facts.filter(state="approved").count()
+    waiting = line.facts.filter(state=FactState.APPROVED).count()
     context = {
         "line": line,
         "verb": "release-now",

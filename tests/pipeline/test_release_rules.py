@@ -7,11 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from amend.errors import TransitionError
+from apps.audit.models import AuditEvent
 from apps.facts.actions import review_fact
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.actions import update_model_line
 from apps.releases import actions, gates
-from apps.releases.models import Batch, BatchState, BatchTrigger, ImmutableFieldError
+from apps.releases.models import Batch, BatchState, BatchTrigger, ImmutableFieldError, ModelVersion, ProbeState
+from apps.releases.queries import ancestry
+from apps.releases.records import BuiltVersion, TrackedVersion
 from workers import gpu
 
 
@@ -126,3 +129,89 @@ def test_operator_actions_in_the_api_name_the_missing_field_and_refuse_other_rol
     assert response.status_code == 201 and len(response.json()["fact_ids"]) == 1
     response = operator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
     assert response.status_code == 409 and "no approved facts" in response.json()["detail"]
+
+
+GOOD_METRICS = {"efficacy": 0.95, "generalization": 0.7, "locality": 0.97, "retention": 0.9, "perplexity_drift": 0.02}
+
+
+def _built(parent: ModelVersion, fact_ids: list[int], tag: str) -> BuiltVersion:
+    """What a worker would hand over for a batch, without running one."""
+    now = timezone.now()
+    return BuiltVersion(
+        parent_id=parent.pk,
+        fact_ids=fact_ids,
+        content_hash=tag * 64,
+        metrics=GOOD_METRICS,
+        per_fact={fact_id: {"efficacy": 1.0, "answer_after": tag} for fact_id in fact_ids},
+        delta_paths=[f"{tag}.safetensors"],
+        normalizer_path="",
+        delta_bytes=1,
+        checkpoint_bytes=1,
+        stage_seconds={},
+        built_from=now,
+        built_until=now,
+    )
+
+
+def _record(operator, line, parent: ModelVersion, fact_ids: list[int], tag: str) -> ModelVersion:
+    """Release the approved facts now and record the version a worker would have built of them."""
+    return actions.record_version(actions.release_now(operator, line), _built(parent, fact_ids, tag), TrackedVersion())
+
+
+def _states(*items: ModelVersion | FactEdit) -> list[str]:
+    return [type(item).objects.get(pk=item.pk).state for item in items]
+
+
+def test_promote_hold_rollback_and_revert_keep_every_version_and_fact_in_step(
+    model_line, operator, approved, django_assert_num_queries
+):
+    """The lineage rules without a worker: versions are recorded from hand-made builds."""
+    v0 = actions.ensure_base_version(model_line, "0" * 64, TrackedVersion(), 0)
+    first, kept = approved(2)
+    v1 = _record(operator, model_line, v0, [first.pk, kept.pk], "a")
+    assert actions.promote(None, v1, automatic=True) is not None
+    assert _states(v0, v1, first, kept) == ["superseded", "production", "applied", "applied"]
+    assert FactEdit.objects.get(pk=first.pk).results == {"efficacy": 1.0, "answer_after": "a", "version": 1}
+
+    [second] = approved(1)
+    v2 = _record(operator, model_line, v1, [second.pk], "b")
+    [third] = approved(1)
+    v3 = _record(operator, model_line, v2, [third.pk], "c")
+    with django_assert_num_queries(1):
+        assert [v.number for v in ancestry(v3)] == [0, 1, 2, 3]
+    assert v3.applied_fact_ids() == [first.pk, kept.pk, second.pk, third.pk]
+
+    actions.hold(operator, v2, "looks wrong")
+    assert _states(v2, v3, second, third) == ["held", "held", "held", "held"]
+    assert ModelVersion.objects.get(pk=v3.pk).state_reason == "built on v2, which was held"
+    assert AuditEvent.objects.filter(action="version.held").get().after["also_held"] == [3]
+
+    actions.promote(operator, v3, "checked by hand")
+    assert _states(v1, v2, v3, second, third) == ["superseded", "superseded", "production", "applied", "applied"]
+
+    actions.rollback(operator, v1, "v2 broke an answer")
+    assert _states(v1, v2, v3, second, third) == ["production", "rolled_back", "rolled_back"] + ["rolled_back"] * 2
+    assert actions.head_version(model_line) == ModelVersion.objects.get(pk=v1.pk)
+
+    revert = actions.revert_fact(operator, first, "the source was wrong")
+    start, segments = actions.revert_plan(revert, actions.head_version(model_line))
+    assert start == v0 and segments == [(v1.batch_id, [kept.pk])]
+    v4 = actions.record_version(revert, _built(start, [kept.pk], "d"), TrackedVersion())
+    assert actions.promote(None, v4, automatic=True) is not None  # holds production's facts but the reverted one
+    assert _states(v1, v4, first, kept) == ["rolled_back", "production", "reverted", "applied"]
+    with pytest.raises(TransitionError, match="not in the lineage of v4"):
+        actions.revert_plan(revert, ModelVersion.objects.get(pk=v4.pk))
+
+
+def test_a_probe_answer_is_written_in_one_transaction_with_its_audit_event(model_line, curator):
+    v0 = actions.ensure_base_version(model_line, "0" * 64, TrackedVersion(), 0)
+    probe = actions.request_probe(curator, v0, "  The capital of Australia is ")
+    actions.finish_probe(probe, answer="Canberra")
+    probe.refresh_from_db()
+    assert (probe.state, probe.answer, probe.error) == (ProbeState.DONE, "Canberra", "")
+    event = AuditEvent.objects.get(action="probe.answered")
+    assert (event.actor_name, event.object_id, event.model_line_id) == ("automation", str(probe.pk), model_line.pk)
+
+    failed = actions.finish_probe(actions.request_probe(curator, v0, "Who wrote Hamlet?"), error="no weights")
+    assert failed.state == ProbeState.FAILED
+    assert AuditEvent.objects.get(action="probe.failed").after["error"] == "no weights"

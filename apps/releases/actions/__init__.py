@@ -1,0 +1,50 @@
+"""Every write of the release pipeline: one function each, one transaction, with its audit event.
+
+Workers, the beat scheduler, the API and the pages all go through these functions. The database is
+the source of truth for which version is in production; MLflow's aliases are moved to match it by
+a task dispatched when the transaction commits (so an unreachable MLflow never loses a decision).
+Refusals: PermissionDenied (403), ValidationError keyed by field (400), TransitionError (409).
+
+By concern: `batches` (cut, deliveries, failure), `versions` (record what a worker built),
+`promotion` (promote, roll back, hold), `reverts`, `probes`. Reads are in apps.releases.queries.
+"""
+
+from apps.releases.actions.batches import (
+    count_delivery,
+    cut_batch,
+    cut_due_batches,
+    end_delivery_for_retry,
+    fail_batch,
+    release_now,
+)
+from apps.releases.actions.common import facts_content_hash
+from apps.releases.actions.probes import finish_probe, request_probe
+from apps.releases.actions.promotion import hold, promote, rollback
+from apps.releases.actions.reverts import revert_fact
+from apps.releases.actions.versions import ensure_base_version, mark_aliases_synced, record_version, set_checkpoint_uri
+
+# Reads, re-exported for the workers that reach them through `actions` (workers/pipeline.py).
+from apps.releases.queries import head_version, production_version, revert_plan
+
+__all__ = [
+    "count_delivery",
+    "cut_batch",
+    "cut_due_batches",
+    "end_delivery_for_retry",
+    "ensure_base_version",
+    "facts_content_hash",
+    "fail_batch",
+    "finish_probe",
+    "head_version",
+    "hold",
+    "mark_aliases_synced",
+    "production_version",
+    "promote",
+    "record_version",
+    "release_now",
+    "request_probe",
+    "revert_fact",
+    "revert_plan",
+    "rollback",
+    "set_checkpoint_uri",
+]

@@ -1,0 +1,126 @@
+"""Batches: cutting approved facts into one, counting its deliveries to a GPU worker, failing it."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from amend.errors import TransitionError
+from apps.audit.record import record_event
+from apps.facts.actions import transition_facts
+from apps.facts.models import FactEdit, FactState
+from apps.modellines.models import ModelLine
+from apps.releases.actions.common import (
+    User,
+    dispatch,
+    facts_content_hash,
+    locked_line,
+    person,
+    require_operator,
+)
+from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
+
+
+@transaction.atomic
+def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Batch | None:
+    """Cut the oldest approved facts of the line (at most `batch_size`) into an immutable batch.
+
+    Returns None when there is nothing to cut. The facts become `queued`; a GPU worker applies it.
+    """
+    line = locked_line(model_line)
+    facts = list(
+        FactEdit.objects.select_for_update(skip_locked=True)
+        .filter(model_line=line, state=FactState.APPROVED)
+        .order_by("approved_at", "id")[: line.batch_size]
+    )
+    if not facts:
+        return None
+    batch = Batch.objects.create(
+        model_line=line,
+        kind=BatchKind.RELEASE,
+        trigger=trigger,
+        fact_ids=[fact.pk for fact in facts],
+        content_hash=facts_content_hash(facts),
+        created_by=person(actor),
+    )
+    transition_facts(None, facts, FactState.QUEUED, reason=f"in batch {batch.pk}")
+    record_event(
+        actor,
+        "batch.cut",
+        batch,
+        after={"trigger": trigger, "fact_ids": batch.fact_ids, "content_hash": batch.content_hash},
+        model_line_id=line.pk,
+    )
+    dispatch("workers.gpu.apply_batch", batch.pk)
+    return batch
+
+
+def release_now(actor: User, model_line: ModelLine) -> Batch:
+    """An operator cuts a batch without waiting for its size or its maximum wait."""
+    require_operator(actor, "release a batch now")
+    batch = cut_batch(actor, model_line, trigger=BatchTrigger.RELEASE_NOW)
+    if batch is None:
+        raise TransitionError(f"model line {model_line.name} has no approved facts waiting for a batch")
+    return batch
+
+
+def cut_due_batches() -> list[Batch]:
+    """For the beat: cut every line that has `batch_size` approved facts or whose oldest waited `max_wait`."""
+    now = timezone.now()
+    batches = []
+    for line in ModelLine.objects.all():
+        while True:
+            waiting = FactEdit.objects.filter(model_line=line, state=FactState.APPROVED)
+            count = waiting.count()
+            if not count:
+                break
+            oldest = waiting.order_by("approved_at").values_list("approved_at", flat=True).first()
+            if count >= line.batch_size:
+                trigger = BatchTrigger.SIZE
+            elif oldest is not None and oldest <= now - line.max_wait:
+                trigger = BatchTrigger.WAIT
+            else:
+                break
+            batch = cut_batch(None, line, trigger=trigger)
+            if batch is None:
+                break
+            batches.append(batch)
+    return batches
+
+
+@transaction.atomic
+def count_delivery(batch_id: int) -> Batch:
+    """Count one start of the apply task in the database (a worker that died cannot count its own death)."""
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    if batch.state == BatchState.PENDING:
+        batch.deliveries += 1
+        batch.save(update_fields=["deliveries"])
+    return batch
+
+
+@transaction.atomic
+def end_delivery_for_retry(batch_id: int, why: str) -> Batch:
+    """A delivery that ends on purpose (to retry later) is not a crash: it does not count toward the cap."""
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    batch.deliveries = 0
+    batch.retries += 1
+    batch.save(update_fields=["deliveries", "retries"])
+    record_event(
+        None, "batch.retry", batch, after={"retries": batch.retries, "why": why}, model_line_id=batch.model_line_id
+    )
+    return batch
+
+
+@transaction.atomic
+def fail_batch(batch: Batch, reason: str, *, facts_to: str = FactState.HELD) -> Batch:
+    """The batch will produce no version. Its facts are held with the reason (or handed back to the queue)."""
+    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    if batch.state != BatchState.PENDING:
+        return batch
+    batch.state = BatchState.FAILED
+    batch.failure_reason = reason
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["state", "failure_reason", "finished_at"])
+    if batch.kind == BatchKind.RELEASE:
+        queued = FactEdit.objects.filter(pk__in=batch.fact_ids, state=FactState.QUEUED)
+        transition_facts(None, queued, facts_to, reason=f"batch {batch.pk} failed: {reason}")
+    record_event(None, "batch.failed", batch, after={"reason": reason}, model_line_id=batch.model_line_id)
+    return batch
