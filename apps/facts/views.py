@@ -235,22 +235,31 @@ def _edit_page(
 
 
 def _run_fact_action(
-    request: HttpRequest, fact: FactEdit, run: Callable[[], object], success: str, **page_kwargs
+    request: HttpRequest,
+    fact: FactEdit,
+    run: Callable[[], str],
+    *,
+    review_form: ReviewForm | None = None,
+    withdraw_form: WithdrawForm | None = None,
 ) -> HttpResponse:
-    """Run one service call for the fact page: success -> back to the page with a message,
-    refusal -> the page again with the reason (409) or the field errors (400)."""
+    """Run one service call for the fact page (`run` returns what to tell the user once it is done):
+    success -> back to the page with that message; an invalid form or a refusal -> the page again with
+    the field errors (400) or the reason (409)."""
+    forms = {"review_form": review_form, "withdraw_form": withdraw_form}
+    form = review_form or withdraw_form
+    if form is not None and not form.is_valid():
+        return _fact_page(request, fact, status=400, **forms)
     try:
-        run()
+        done = run()
     except TransitionError as error:
         fact.refresh_from_db()
-        return _fact_page(request, fact, status=409, error=error.reason, **page_kwargs)
+        return _fact_page(request, fact, status=409, error=error.reason, **forms)
     except ValidationError as error:
-        form = page_kwargs.get("review_form") or page_kwargs.get("withdraw_form")
         if form is None:
-            return _fact_page(request, fact, status=400, error=" ".join(error.messages), **page_kwargs)
+            return _fact_page(request, fact, status=400, error=" ".join(error.messages), **forms)
         apply_validation_error(form, error)
-        return _fact_page(request, fact, status=400, **page_kwargs)
-    messages.success(request, success)
+        return _fact_page(request, fact, status=400, **forms)
+    messages.success(request, done)
     return redirect("fact_detail", pk=fact.pk)
 
 
@@ -258,9 +267,12 @@ def _run_fact_action(
 @require_POST
 def fact_submit(request: HttpRequest, pk: int) -> HttpResponse:
     fact = _get_fact(pk)
-    return _run_fact_action(
-        request, fact, lambda: actions.submit_fact(request.user, fact), f"Fact #{fact.pk} was submitted for review."
-    )
+
+    def submit() -> str:
+        actions.submit_fact(request.user, fact)
+        return f"Fact #{fact.pk} was submitted for review."
+
+    return _run_fact_action(request, fact, submit)
 
 
 @role_required(Role.CURATOR, Role.OPERATOR)
@@ -268,15 +280,20 @@ def fact_submit(request: HttpRequest, pk: int) -> HttpResponse:
 def fact_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     fact = _get_fact(pk)
     form = WithdrawForm(request.POST)
-    if not form.is_valid():
-        return _fact_page(request, fact, status=400, withdraw_form=form)
-    return _run_fact_action(
-        request,
-        fact,
-        lambda: actions.withdraw_fact(request.user, fact, reason=form.cleaned_data["reason"]),
-        f"Fact #{fact.pk} was withdrawn.",
-        withdraw_form=form,
-    )
+
+    def withdraw() -> str:
+        actions.withdraw_fact(request.user, fact, reason=form.cleaned_data["reason"])
+        return f"Fact #{fact.pk} was withdrawn."
+
+    return _run_fact_action(request, fact, withdraw, withdraw_form=form)
+
+
+# What the reviewer is told once their review is saved.
+REVIEW_DONE = {
+    ReviewDecision.APPROVE: "You approved fact #{pk}.",
+    ReviewDecision.REJECT: "You rejected fact #{pk}.",
+    ReviewDecision.REQUEST_CHANGES: "You sent fact #{pk} back to its curator for changes.",
+}
 
 
 @role_required(Role.REVIEWER)
@@ -284,21 +301,13 @@ def fact_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def fact_review(request: HttpRequest, pk: int) -> HttpResponse:
     fact = _get_fact(pk)
     form = ReviewForm(request.POST)
-    if not form.is_valid():
-        return _fact_page(request, fact, status=400, review_form=form)
-    decision = form.cleaned_data["decision"]
-    done = {
-        ReviewDecision.APPROVE: f"You approved fact #{fact.pk}.",
-        ReviewDecision.REJECT: f"You rejected fact #{fact.pk}.",
-        ReviewDecision.REQUEST_CHANGES: f"You sent fact #{fact.pk} back to its curator for changes.",
-    }[decision]
-    return _run_fact_action(
-        request,
-        fact,
-        lambda: actions.review_fact(request.user, fact, decision, form.cleaned_data["comment"]),
-        done,
-        review_form=form,
-    )
+
+    def review() -> str:
+        decision = form.cleaned_data["decision"]
+        actions.review_fact(request.user, fact, decision, form.cleaned_data["comment"])
+        return REVIEW_DONE[decision].format(pk=fact.pk)
+
+    return _run_fact_action(request, fact, review, review_form=form)
 
 
 @role_required(Role.CURATOR, Role.REVIEWER, Role.OPERATOR)
@@ -308,12 +317,12 @@ def fact_supersede(request: HttpRequest, pk: int) -> HttpResponse:
     other_id = request.POST.get("other", "")
     if not other_id.isdigit():
         return _fact_page(request, fact, status=400, error="Choose the fact this one supersedes.")
-    return _run_fact_action(
-        request,
-        fact,
-        lambda: actions.mark_superseding(request.user, fact, int(other_id)),
-        f"Fact #{fact.pk} now supersedes fact #{other_id}.",
-    )
+
+    def supersede() -> str:
+        actions.mark_superseding(request.user, fact, int(other_id))
+        return f"Fact #{fact.pk} now supersedes fact #{other_id}."
+
+    return _run_fact_action(request, fact, supersede)
 
 
 @role_required(Role.REVIEWER)

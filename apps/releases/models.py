@@ -181,6 +181,11 @@ class ProbeState(models.TextChoices):
     FAILED = "failed"
 
 
+# What a probe may ask: the prompt's length and how many tokens the answer may have.
+MAX_PROBE_PROMPT = 2000
+MAX_NEW_TOKENS = 64
+
+
 class Probe(models.Model):
     """A prompt put to one version; a GPU worker writes the greedy answer."""
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from apps.facts.models import FactEdit
 from apps.releases.links import mlflow_version_url
-from apps.releases.models import Batch, ModelVersion, Probe, Promotion
+from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, Batch, ModelVersion, Probe, Promotion
 
 REASON = serializers.CharField(max_length=2000, help_text="why; kept in the promotion history and the audit trail")
 
@@ -111,10 +111,15 @@ class BatchDetailSerializer(BatchSerializer):
         return rows
 
 
-class PromotionSerializer(serializers.ModelSerializer):
+class _OfOneVersion(serializers.ModelSerializer):
+    """A record about one version of a line: names the line, the version's number and its id."""
+
     model_line = serializers.CharField(source="model_line.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     version_id = serializers.IntegerField(read_only=True)
+
+
+class PromotionSerializer(_OfOneVersion):
     previous = serializers.IntegerField(source="previous.number", read_only=True, default=None)
     actor = serializers.CharField(source="actor_name", read_only=True)
 
@@ -138,11 +143,7 @@ class PromotionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProbeSerializer(serializers.ModelSerializer):
-    version = serializers.IntegerField(source="version.number", read_only=True)
-    version_id = serializers.IntegerField(read_only=True)
-    model_line = serializers.CharField(source="model_line.name", read_only=True)
-
+class ProbeSerializer(_OfOneVersion):
     class Meta:
         model = Probe
         fields = [
@@ -166,8 +167,8 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class ProbeRequestSerializer(serializers.Serializer):
-    prompt = serializers.CharField(max_length=2000, help_text="the prompt to ask the version")
-    max_new_tokens = serializers.IntegerField(min_value=1, max_value=64, default=16)
+    prompt = serializers.CharField(max_length=MAX_PROBE_PROMPT, help_text="the prompt to ask the version")
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=MAX_NEW_TOKENS, default=16)
 
 
 class ReleaseNowSerializer(serializers.Serializer):

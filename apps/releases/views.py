@@ -4,6 +4,8 @@ Every operator action is a two-step page: GET shows what will happen and asks fo
 POST does it through apps.releases.actions (refusals come back on the same page).
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -44,6 +46,22 @@ def _error_text(error: Exception) -> str:
 
 def _status(error: Exception) -> int:
     return 409 if isinstance(error, TransitionError) else 403 if isinstance(error, PermissionDenied) else 400
+
+
+def _confirm_page(request: HttpRequest, context: dict, act: Callable[[str], tuple[str, str]]) -> HttpResponse:
+    """An operator action in two steps: GET shows what will happen and asks for a reason; POST runs
+    `act(reason)`, which returns (what to tell the operator, where to go next). A refusal comes back
+    on the same page with its reason and status."""
+    if request.method != "POST":
+        return render(request, "releases/confirm.html", context)
+    reason = request.POST.get("reason", "")
+    try:
+        done, url = act(reason)
+    except (TransitionError, ValidationError, PermissionDenied) as error:
+        context.update(error=_error_text(error), reason=reason)
+        return render(request, "releases/confirm.html", context, status=_status(error))
+    messages.success(request, done)
+    return redirect(url)
 
 
 @any_role_required
@@ -92,16 +110,12 @@ def version_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
         "production": production_version(version.model_line),
         "section": "modellines",
     }
-    if request.method == "POST":
-        reason = request.POST.get("reason", "")
-        try:
-            getattr(actions, verb)(request.user, version, reason)
-        except (TransitionError, ValidationError, PermissionDenied) as error:
-            context.update(error=_error_text(error), reason=reason)
-            return render(request, "releases/confirm.html", context, status=_status(error))
-        messages.success(request, f"{context['title']}: done.")
-        return redirect("release_version", pk=version.pk)
-    return render(request, "releases/confirm.html", context)
+
+    def decide(reason: str) -> tuple[str, str]:
+        getattr(actions, verb)(request.user, version, reason)
+        return f"{context['title']}: done.", reverse("release_version", args=[version.pk])
+
+    return _confirm_page(request, context, decide)
 
 
 @role_required(Role.OPERATOR)
@@ -118,15 +132,13 @@ def release_now(request: HttpRequest, name: str) -> HttpResponse:
         "needs_reason": False,
         "section": "modellines",
     }
-    if request.method == "POST":
-        try:
-            batch = actions.release_now(request.user, line)
-        except (TransitionError, PermissionDenied) as error:
-            context["error"] = _error_text(error)
-            return render(request, "releases/confirm.html", context, status=409)
-        messages.success(request, f"Batch {batch.pk} cut with {len(batch.fact_ids)} facts; a worker applies it.")
-        return redirect("release_batch", pk=batch.pk)
-    return render(request, "releases/confirm.html", context)
+
+    def release(reason: str) -> tuple[str, str]:
+        batch = actions.release_now(request.user, line)
+        done = f"Batch {batch.pk} cut with {len(batch.fact_ids)} facts; a worker applies it."
+        return done, reverse("release_batch", args=[batch.pk])
+
+    return _confirm_page(request, context, release)
 
 
 @role_required(Role.OPERATOR)
@@ -142,16 +154,13 @@ def revert_fact(request: HttpRequest, pk: int) -> HttpResponse:
         "before it. Nothing is erased; the new version is promoted if it meets every gate.",
         "section": "modellines",
     }
-    if request.method == "POST":
-        reason = request.POST.get("reason", "")
-        try:
-            batch = actions.revert_fact(request.user, fact, reason)
-        except (TransitionError, ValidationError, PermissionDenied) as error:
-            context.update(error=_error_text(error), reason=reason)
-            return render(request, "releases/confirm.html", context, status=_status(error))
-        messages.success(request, f"Revert batch {batch.pk} queued; a worker builds the new version.")
-        return redirect("release_batch", pk=batch.pk)
-    return render(request, "releases/confirm.html", context)
+
+    def revert(reason: str) -> tuple[str, str]:
+        batch = actions.revert_fact(request.user, fact, reason)
+        done = f"Revert batch {batch.pk} queued; a worker builds the new version."
+        return done, reverse("release_batch", args=[batch.pk])
+
+    return _confirm_page(request, context, revert)
 
 
 @any_role_required

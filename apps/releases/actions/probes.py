@@ -8,10 +8,7 @@ from amend.errors import TransitionError
 from apps.accounts.roles import roles_of
 from apps.audit.record import record_event
 from apps.releases.actions.common import User, dispatch
-from apps.releases.models import ModelVersion, Probe, ProbeState, VersionState
-
-MAX_PROBE_PROMPT = 2000
-MAX_NEW_TOKENS = 64
+from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, ModelVersion, Probe, ProbeState, VersionState
 
 
 @transaction.atomic

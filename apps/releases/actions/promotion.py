@@ -49,12 +49,10 @@ def _follows(version: ModelVersion, current: ModelVersion) -> bool:
 def _settle_other_versions(line: ModelLine, version: ModelVersion, ancestors: set[int]) -> None:
     """Versions production now builds on are superseded; heads it does not build on are rolled back."""
     others = ModelVersion.objects.filter(model_line=line).exclude(pk=version.pk)
-    others.filter(
-        pk__in=ancestors, state__in=[*HEAD_STATES, VersionState.HELD, VersionState.ROLLED_BACK]
-    ).update(state=VersionState.SUPERSEDED, state_reason=f"{version.label} builds on it")
-    others.exclude(pk__in=ancestors).filter(state__in=[*HEAD_STATES, VersionState.SUPERSEDED]).update(
-        state=VersionState.ROLLED_BACK, state_reason=f"production pointed at {version.label}"
-    )
+    below = others.filter(pk__in=ancestors, state__in=[*HEAD_STATES, VersionState.HELD, VersionState.ROLLED_BACK])
+    below.update(state=VersionState.SUPERSEDED, state_reason=f"{version.label} builds on it")
+    aside = others.exclude(pk__in=ancestors).filter(state__in=[*HEAD_STATES, VersionState.SUPERSEDED])
+    aside.update(state=VersionState.ROLLED_BACK, state_reason=f"production pointed at {version.label}")
 
 
 def _mark_production(version: ModelVersion, reason: str) -> None:
