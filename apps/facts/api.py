@@ -62,7 +62,8 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     filterset_class = FactFilter
 
     def get_permissions(self) -> list:
-        # Refuse the wrong role before looking at the body; finer rules (own fact, submitter) are in actions.
+        # Refuse the wrong role before looking at the body; finer rules (own fact) are apps.facts.permissions,
+        # which the actions apply.
         needed = {"create": Role.CURATOR, "import_file": Role.CURATOR, "review": Role.REVIEWER}.get(self.action)
         if needed is not None:
             return [role_permission(needed)()]

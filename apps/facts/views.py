@@ -1,7 +1,8 @@
 """Pages of the fact workflow: dashboard, submission, review queue, fact page with its timeline.
 
 Views stay thin: they read models to show them and hand every change to apps.facts.actions,
-which checks roles and states. A refused transition re-renders the page with the reason and
+which checks roles and states. The buttons a page offers come from apps.facts.permissions, the
+rules the actions enforce. A refused transition re-renders the page with the reason and
 HTTP 409; bad input re-renders the form with the field errors and HTTP 400.
 """
 
