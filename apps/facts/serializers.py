@@ -7,7 +7,7 @@ from apps.facts import validation as rules
 from apps.facts.conflicts import find_conflicts
 from apps.facts.imports import FORMATS
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
-from apps.modellines.models import ModelLine
+from apps.modellines.fields import ModelLineField
 
 
 def text(max_length: int, *, required: bool = True, **kwargs) -> serializers.CharField:
@@ -109,7 +109,7 @@ class FactDetailSerializer(FactSerializer):
 
 
 class FactCreateSerializer(serializers.Serializer):
-    model_line = serializers.PrimaryKeyRelatedField(queryset=ModelLine.objects.all())
+    model_line = ModelLineField()
     prompt = text(rules.MAX_PROMPT)
     target = text(rules.MAX_TARGET)
     paraphrases = serializers.ListField(
@@ -148,7 +148,7 @@ class ReviewCreateSerializer(serializers.Serializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    model_line = serializers.PrimaryKeyRelatedField(queryset=ModelLine.objects.all())
+    model_line = ModelLineField()
     file = serializers.FileField(help_text="ZsRE JSONL or CSV")
     format = serializers.ChoiceField(
         choices=FORMATS, required=False, help_text="guessed from the file name when left out"
