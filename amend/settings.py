@@ -5,6 +5,7 @@ a local MLflow store under var/) so a newcomer needs no server; production sets
 DATABASE_URL, CELERY_BROKER_URL, MLFLOW_TRACKING_URI and AMEND_SECRET_KEY.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -241,3 +242,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("AMEND_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Hardening (issue 11): audit checkpoints, trusted proxy, transactional outbox --------------------------
+# The audit chain's head is signed (Ed25519) and written outside the database: to this directory (mount a
+# volume the database's writers cannot reach) and to the MLflow artifact store. Only processes that write
+# checkpoints (beat's default-queue worker, `manage.py checkpoint_audit`) need the private key; auditors
+# verify with the public half. Keys are PEM text, or read from a file (Docker secrets) with *_FILE.
+
+
+def env_secret(name: str) -> str:
+    path = os.environ.get(f"{name}_FILE", "")
+    return Path(path).read_text() if path else os.environ.get(name, "")
+
+
+AMEND_AUDIT_SIGNING_KEY = env_secret("AMEND_AUDIT_SIGNING_KEY")
+AMEND_AUDIT_PUBLIC_KEY = env_secret("AMEND_AUDIT_PUBLIC_KEY")
+AMEND_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AMEND_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
+AMEND_AUDIT_CHECKPOINT_MLFLOW = env_bool("AMEND_AUDIT_CHECKPOINT_MLFLOW", True)
+AMEND_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("AMEND_AUDIT_CHECKPOINT_SECONDS", "900"))
+# verify_audit reports a missing checkpoint when events older than this are covered by none.
+AMEND_AUDIT_CHECKPOINT_MAX_AGE = float(
+    os.environ.get("AMEND_AUDIT_CHECKPOINT_MAX_AGE", str(2 * AMEND_AUDIT_CHECKPOINT_SECONDS + 300))
+)
+# X-Request-ID is taken from the client only when the request comes from one of these addresses or networks.
+AMEND_TRUSTED_PROXIES = env_list("AMEND_TRUSTED_PROXIES", "")
+for _proxy in AMEND_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start, not on every request
+
+# Every task the web app sends is written to the outbox in the transaction of the decision; it is published
+# right after commit, and again by the dispatcher (beat, every AMEND_OUTBOX_POLL_SECONDS) until the broker
+# takes it. A pending batch that no worker started within AMEND_BATCH_PICKUP_SECONDS of being sent is sent
+# again, at most AMEND_BATCH_MAX_RESENDS times; then it fails and its facts go back to `approved`.
+AMEND_OUTBOX_POLL_SECONDS = float(os.environ.get("AMEND_OUTBOX_POLL_SECONDS", "10"))
+AMEND_BATCH_PICKUP_SECONDS = float(os.environ.get("AMEND_BATCH_PICKUP_SECONDS", "1800"))
+AMEND_BATCH_MAX_RESENDS = int(os.environ.get("AMEND_BATCH_MAX_RESENDS", "3"))
+# Publishing waits at most this long for the broker (the web request must not hang on it).
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("AMEND_BROKER_CONNECT_TIMEOUT", "3"))
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "checkpoint-audit": {"task": "workers.batching.checkpoint_audit", "schedule": AMEND_AUDIT_CHECKPOINT_SECONDS},
+        "dispatch-outbox": {"task": "workers.batching.dispatch_outbox", "schedule": AMEND_OUTBOX_POLL_SECONDS},
+    }
+)

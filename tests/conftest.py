@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.backends.signals import connection_created
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -18,6 +19,17 @@ from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def _allow_emptying_the_audit_table(sender, connection, **kwargs) -> None:
+    # pytest-django empties the test database with TRUNCATE between transactional tests; PostgreSQL
+    # refuses it on the audit table unless the session says so (migrations/audit/0004_refuse_truncate.py).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET amend.audit_truncate = 'allow'")
+
+
+connection_created.connect(_allow_emptying_the_audit_table)
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,11 @@
-"""Tasks on the `default` queue: cut due batches (beat), promote, move MLflow aliases."""
+"""Tasks on the `default` queue: cut due batches (beat), promote, move MLflow aliases, checkpoint the audit trail."""
 
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from apps.audit.checkpoints import CheckpointError, write_checkpoint
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
 from apps.releases.queries import production_version
@@ -48,3 +50,16 @@ def sync_aliases(self, model_line_id: int) -> dict:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
     actions.mark_aliases_synced(model_line_id)
     return {"production": production.mlflow_model_version, "previous": previous}
+
+
+@shared_task(bind=True, name="workers.batching.checkpoint_audit", max_retries=5, acks_late=True)
+def checkpoint_audit(self) -> dict:
+    """Beat, and after every promotion: sign the audit chain's head and write it outside the database."""
+    if not settings.AMEND_AUDIT_SIGNING_KEY:
+        log.warning("no AMEND_AUDIT_SIGNING_KEY here: audit checkpoint skipped")
+        return {"skipped": "no signing key"}
+    try:
+        checkpoint, written = write_checkpoint()
+    except CheckpointError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
+    return {"sequence": checkpoint.sequence, "last_event_id": checkpoint.last_event_id, "written": written}

@@ -71,6 +71,11 @@ def _local_store() -> bool:
     return not settings.MLFLOW_TRACKING_URI.startswith(("http://", "https://", "databricks"))
 
 
+def local_artifact_location(name: str) -> str | None:
+    """A local store keeps an experiment's artifacts under MLFLOW_ARTIFACT_ROOT/name; a server decides itself."""
+    return Path(settings.MLFLOW_ARTIFACT_ROOT, name).resolve().as_uri() if _local_store() else None
+
+
 def experiment_id(mlflow: Any, line: ModelLine) -> str:
     name = f"amend/{line.name}"
     found = mlflow.get_experiment_by_name(name)
@@ -78,8 +83,7 @@ def experiment_id(mlflow: Any, line: ModelLine) -> str:
         if found.lifecycle_stage == "deleted":
             mlflow.restore_experiment(found.experiment_id)
         return found.experiment_id
-    # A local store keeps artifacts under MLFLOW_ARTIFACT_ROOT; a server decides for itself.
-    location = Path(settings.MLFLOW_ARTIFACT_ROOT, line.name).resolve().as_uri() if _local_store() else None
+    location = local_artifact_location(line.name)
     return mlflow.create_experiment(name, artifact_location=location, tags={LINE_TAG: str(line.pk)})
 
 

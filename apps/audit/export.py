@@ -12,9 +12,12 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 
 EXPORT_FORMATS = ("csv", "json")
+# What spreadsheets treat as the start of a formula (CSV injection), plus the escape itself.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 COLUMNS = [
     "id",
     "created_at",
+    "actor_id",
     "actor_name",
     "action",
     "object_type",
@@ -44,13 +47,20 @@ def _json_cell(value: object) -> object:
     return value
 
 
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading apostrophe (so does one that had it already,
+    which keeps the escape reversible: the offline verifier drops exactly one leading apostrophe)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def iter_csv(events: QuerySet[AuditEvent]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(COLUMNS)
     for event in events.iterator(chunk_size=2000):
         row = event_row(event)
         row["created_at"] = event.created_at.isoformat()
-        yield writer.writerow([_json_cell(row[column]) if row[column] is not None else "" for column in COLUMNS])
+        cells = ["" if row[column] is None else str(_json_cell(row[column])) for column in COLUMNS]
+        yield writer.writerow([neutralise(cell) for cell in cells])
 
 
 def iter_json(events: QuerySet[AuditEvent]) -> Iterator[str]:
@@ -58,7 +68,10 @@ def iter_json(events: QuerySet[AuditEvent]) -> Iterator[str]:
     yield "[\n"
     first = True
     for event in events.iterator(chunk_size=2000):
-        yield ("" if first else ",\n") + json.dumps(event_row(event), cls=DjangoJSONEncoder, ensure_ascii=False)
+        row = event_row(event)
+        # Full precision, exactly as hashed (DjangoJSONEncoder would cut microseconds and break offline checks).
+        row["created_at"] = event.created_at.isoformat()
+        yield ("" if first else ",\n") + json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False)
         first = False
     yield "\n]\n"
 

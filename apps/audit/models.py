@@ -6,13 +6,12 @@ removing, reordering or editing any row breaks the chain from that row on, and
 DELETE on the table with a trigger (see the migration); the model refuses them too.
 """
 
-import hashlib
-import json
-
 from django.conf import settings
 from django.db import models
 
-GENESIS_HASH = "0" * 64
+from apps.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical, event_hash
+
+__all__ = ["GENESIS_HASH", "AppendOnlyError", "AuditEvent"]
 
 
 class AppendOnlyError(Exception):
@@ -56,28 +55,15 @@ class AuditEvent(models.Model):
 
     def canonical(self) -> str:
         """The event's content as canonical JSON: what its hash covers (with prev_hash)."""
-        return json.dumps(
-            {
-                "created_at": self.created_at.isoformat(),
-                "actor_id": self.actor_id,
-                "actor_name": self.actor_name,
-                "action": self.action,
-                "object_type": self.object_type,
-                "object_id": str(self.object_id),
-                "model_line_id": self.model_line_id,
-                "fact_id": self.fact_id,
-                "before": self.before,
-                "after": self.after,
-                "request_id": self.request_id,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=str,
-        )
+        return canonical(self.hash_fields())
+
+    def hash_fields(self) -> dict:
+        fields = {name: getattr(self, name) for name in HASHED_FIELDS}
+        fields["created_at"] = self.created_at.isoformat()
+        return fields
 
     def compute_hash(self) -> str:
-        return hashlib.sha256((self.prev_hash + self.canonical()).encode("utf-8")).hexdigest()
+        return event_hash(self.prev_hash, self.hash_fields())
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

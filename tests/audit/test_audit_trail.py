@@ -30,7 +30,8 @@ def test_every_event_links_to_the_one_before(submitted_fact, reviewer):
     assert "intact" in verify()
 
 
-def test_events_carry_the_request_id_of_the_api_call(model_line, curator, api_client_for):
+def test_events_carry_the_request_id_a_trusted_proxy_sends(model_line, curator, api_client_for, settings):
+    settings.AMEND_TRUSTED_PROXIES = ["127.0.0.0/8"]  # the test client's address
     response = api_client_for(curator).post(
         "/api/facts/",
         {"model_line": model_line.pk, "prompt": "Capital of Peru?", "target": "Lima", "rationale": "r", "source": "s"},
@@ -151,7 +152,12 @@ def test_auditors_export_the_filtered_events_as_csv_and_json(history, auditor, a
 
 def test_the_verify_endpoint_reports_the_chain(history, auditor, api_client_for):
     body = api_client_for(auditor).get("/api/audit/events/verify/").json()
-    assert body == {"ok": True, "checked": AuditEvent.objects.count(), "broken_event": None, "reason": ""}
+    assert (body["ok"], body["checked"], body["broken_event"], body["findings"]) == (
+        True,
+        AuditEvent.objects.count(),
+        None,
+        [],
+    )
 
 
 def test_model_line_changes_are_audited_with_before_and_after(model_line, operator, api_client_for):

@@ -154,6 +154,8 @@ def _point_production(
     dispatch("workers.batching.sync_aliases", line.pk)
     if not version.checkpoint_uri:
         dispatch("workers.gpu.export_checkpoint", version.pk)
+    # A signed checkpoint of the audit trail at every promotion (apps/audit/checkpoints.py).
+    dispatch("workers.batching.checkpoint_audit")
     return promotion
 
 
