@@ -14,7 +14,13 @@ from django.core.exceptions import PermissionDenied
 
 from apps.accounts.roles import Role, has_role
 from apps.facts.models import FactEdit, FactState, ReviewDecision
-from apps.facts.states import EDITABLE_STATES, REVIEWABLE_STATES, SUPERSEDABLE_STATES, can_transition
+from apps.facts.states import (
+    EDITABLE_STATES,
+    RETRYABLE_STATES,
+    REVIEWABLE_STATES,
+    SUPERSEDABLE_STATES,
+    can_transition,
+)
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -68,6 +74,10 @@ def offered_actions(user: User, fact: FactEdit, *, has_conflicts: bool) -> dict[
         "withdraw": may_withdraw(user, fact) and can_transition(fact.state, FactState.WITHDRAWN),
         "review": may_review(user, fact) and fact.state in REVIEWABLE_STATES,
         "supersede": has_conflicts and may_mark_superseding(user, fact) and fact.state in SUPERSEDABLE_STATES,
+        # Held or rolled back: back to the next batch as it is (its curator or an operator) ...
+        "retry": may_withdraw(user, fact) and fact.state in RETRYABLE_STATES,
+        # ... or back to its curator to edit and resubmit through review.
+        "reopen": acts_as_curator_of(user, fact) and fact.state in RETRYABLE_STATES,
     }
 
 

@@ -13,10 +13,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.APPROVED: frozenset({S.QUEUED, S.WITHDRAWN}),
     # Pipeline states: a claimed batch is applied, held by a failed gate, or handed back to the queue.
     S.QUEUED: frozenset({S.APPLIED, S.HELD, S.APPROVED}),
-    S.HELD: frozenset({S.QUEUED, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    # Held or rolled back, a fact is never stranded: its curator retries it as it is (approved, for the
+    # next batch), reopens it to edit and resubmit (changes requested), or withdraws it.
+    S.HELD: frozenset({S.QUEUED, S.APPROVED, S.REJECTED, S.WITHDRAWN, S.CHANGES_REQUESTED}),
     S.APPLIED: frozenset({S.ROLLED_BACK, S.REVERTED}),
     # Production pointed back at an older version: the fact may come back (roll forward) or be reverted.
-    S.ROLLED_BACK: frozenset({S.APPLIED, S.QUEUED, S.APPROVED, S.REVERTED}),
+    S.ROLLED_BACK: frozenset({S.APPLIED, S.QUEUED, S.APPROVED, S.REVERTED, S.CHANGES_REQUESTED, S.WITHDRAWN}),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),
     S.REVERTED: frozenset(),
@@ -34,6 +36,8 @@ EDITABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.CHANGES_REQUESTED})
 SUPERSEDABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED})
 # Reviews judge a fact waiting in the queue, nothing else.
 REVIEWABLE_STATES: frozenset[str] = frozenset({S.SUBMITTED})
+# Out of the model and waiting for a person: retry as is, edit and resubmit, or withdraw.
+RETRYABLE_STATES: frozenset[str] = frozenset({S.HELD, S.ROLLED_BACK})
 TERMINAL_STATES: frozenset[str] = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 

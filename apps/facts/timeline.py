@@ -4,29 +4,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.audit.models import AuditEvent
-from apps.facts.models import FactEdit, FactState, Review
+from apps.facts.models import FactEdit, Review
+from apps.releases.wording import FACT_STATES, action_label
 
-# How the timeline names the audit actions the services write; anything else is shown humanised.
-ACTION_LABELS = {
-    "fact.created": "Saved as a draft",
-    "fact.submitted": "Submitted for review",
-    "fact.updated": "Edited",
-    "fact.conflict_flagged": "Conflict flagged",
-    "fact.marked_superseding": "Marked as superseding another fact",
-    "fact.withdrawn": "Withdrawn",
-    "fact.approved": "Approved",
-    "fact.rejected": "Rejected",
-    "fact.changes_requested": "Changes requested",
-    "fact.imported": "Imported",
-    "review.approve": "Review: approve",
-    "review.reject": "Review: reject",
-    "review.request_changes": "Review: request changes",
-}
-STATE_LABELS = dict(FactState.choices)
-
-
-def _label(action: str) -> str:
-    return ACTION_LABELS.get(action) or action.split(".", 1)[-1].replace("_", " ").capitalize()
+STATE_LABELS = FACT_STATES
+_label = action_label  # one set of words for audit actions (apps.releases.wording)
 
 
 @dataclass

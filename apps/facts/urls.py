@@ -11,6 +11,8 @@ urlpatterns = [
     path("facts/<int:pk>/submit/", views.fact_submit, name="fact_submit"),
     path("facts/<int:pk>/withdraw/", views.fact_withdraw, name="fact_withdraw"),
     path("facts/<int:pk>/review/", views.fact_review, name="fact_review"),
+    path("facts/<int:pk>/retry/", views.fact_retry, name="fact_retry"),
+    path("facts/<int:pk>/reopen/", views.fact_reopen, name="fact_reopen"),
     path("facts/<int:pk>/supersede/", views.fact_supersede, name="fact_supersede"),
     path("reviews/", views.review_queue, name="review_queue"),
 ]

@@ -23,13 +23,15 @@ from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
-from apps.facts import actions, permissions
+from apps.facts import actions, outcomes, permissions
 from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
 from apps.facts.models import FactEdit, FactState, ReviewDecision
+from apps.facts.queue import next_to_review, submitted_queue
 from apps.facts.states import EDITABLE_STATES
 from apps.facts.timeline import fact_timeline
 from apps.modellines.models import ModelLine
+from apps.releases.wording import FACT_STATES
 
 QUEUE_PAGE_SIZE = 20
 DASHBOARD_PAGE_SIZE = 25
@@ -71,6 +73,7 @@ def _fact_page(
         "withdraw_form": withdraw_form or WithdrawForm(),
         "error": error,
         "explain_state": fact.state in EXPLAINED_STATES and bool(fact.state_reason),
+        "outcome": outcomes.outcome(fact),
         "section": "reviews" if can["review"] else "dashboard",
     }
     return render(request, "facts/detail.html", context, status=status)
@@ -95,7 +98,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         shown = with_conflict_flag(mine.filter(state=state) if state else mine).select_related("model_line")
         page = Paginator(shown.order_by("-updated_at", "-id"), DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
         context.update(
-            state_counts=[(value, label, counts.get(value, 0)) for value, label in FactState.choices],
+            state_counts=[(value, label, counts.get(value, 0)) for value, label in FACT_STATES.items()],
             total=sum(counts.values()),
             state=state,
             page=page,
@@ -242,10 +245,11 @@ def _run_fact_action(
     *,
     review_form: ReviewForm | None = None,
     withdraw_form: WithdrawForm | None = None,
+    then: Callable[[], str] | None = None,
 ) -> HttpResponse:
     """Run one service call for the fact page (`run` returns what to tell the user once it is done):
-    success -> back to the page with that message; an invalid form or a refusal -> the page again with
-    the field errors (400) or the reason (409)."""
+    success -> `then()` (default: back to the fact page) with that message; an invalid form or a
+    refusal -> the page again with the field errors (400) or the reason (409)."""
     forms = {"review_form": review_form, "withdraw_form": withdraw_form}
     form = review_form or withdraw_form
     if form is not None and not form.is_valid():
@@ -261,7 +265,7 @@ def _run_fact_action(
         apply_validation_error(form, error)
         return _fact_page(request, fact, status=400, **forms)
     messages.success(request, done)
-    return redirect("fact_detail", pk=fact.pk)
+    return redirect(then() if then else reverse("fact_detail", args=[fact.pk]))
 
 
 @role_required(Role.CURATOR)
@@ -289,6 +293,30 @@ def fact_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     return _run_fact_action(request, fact, withdraw, withdraw_form=form)
 
 
+@role_required(Role.CURATOR, Role.OPERATOR)
+@require_POST
+def fact_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+
+    def retry() -> str:
+        actions.retry_fact(request.user, fact)
+        return f"Fact #{fact.pk} is approved again, as it is: the next batch takes it."
+
+    return _run_fact_action(request, fact, retry)
+
+
+@role_required(Role.CURATOR)
+@require_POST
+def fact_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    fact = _get_fact(pk)
+
+    def reopen() -> str:
+        actions.reopen_fact(request.user, fact)
+        return f"Fact #{fact.pk} is open for changes: edit it, then submit it for review."
+
+    return _run_fact_action(request, fact, reopen)
+
+
 # What the reviewer is told once their review is saved.
 REVIEW_DONE = {
     ReviewDecision.APPROVE: "You approved fact #{pk}.",
@@ -303,12 +331,20 @@ def fact_review(request: HttpRequest, pk: int) -> HttpResponse:
     fact = _get_fact(pk)
     form = ReviewForm(request.POST)
 
+    following: list[FactEdit | None] = []
+
     def review() -> str:
         decision = form.cleaned_data["decision"]
         actions.review_fact(request.user, fact, decision, form.cleaned_data["comment"])
-        return REVIEW_DONE[decision].format(pk=fact.pk)
+        following.append(next_to_review(request.user, fact))
+        after = f" Next in the queue: fact #{following[0].pk}." if following[0] else " The queue is empty."
+        return REVIEW_DONE[decision].format(pk=fact.pk) + after
 
-    return _run_fact_action(request, fact, review, review_form=form)
+    def next_fact() -> str:
+        """On to the next fact in the queue; the queue itself once it is empty."""
+        return reverse("fact_detail", args=[following[0].pk]) if following[0] else reverse("review_queue")
+
+    return _run_fact_action(request, fact, review, review_form=form, then=next_fact)
 
 
 @role_required(Role.CURATOR, Role.REVIEWER, Role.OPERATOR)
@@ -330,11 +366,8 @@ def fact_supersede(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Submitted facts, oldest first, conflicts flagged with the other fact shown beside."""
-    facts = FactEdit.objects.filter(state=FactState.SUBMITTED).select_related("model_line", "submitter", "supersedes")
     line = request.GET.get("model_line", "")
-    if line.isdigit():
-        facts = facts.filter(model_line_id=int(line))
-    facts = with_conflict_flag(facts).order_by("submitted_at", "id")
+    facts = with_conflict_flag(submitted_queue(int(line) if line.isdigit() else None))
     page = Paginator(facts, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     items = []
     for fact in page:

@@ -13,7 +13,7 @@ from apps.modellines.models import ModelLine
 
 class ModelLineField(serializers.SlugRelatedField):
     default_error_messages = {
-        "does_not_exist": "no model line is named {value} (give its name, e.g. \"demo\")",
+        "does_not_exist": 'no model line is named {value} (give its name, e.g. "demo")',
         "pk_does_not_exist": "model line {value} does not exist",
         "invalid": "give the model line's name",
     }

@@ -16,6 +16,7 @@ from apps.facts.models import FactState
 from apps.modellines import actions
 from apps.modellines.forms import ModelLineForm
 from apps.modellines.models import ModelLine
+from apps.releases.wording import FACT_STATES
 
 # The release pipeline's version timeline for one line; shown on the detail page once that part provides it.
 VERSIONS_TEMPLATE = "releases/_model_line_versions.html"
@@ -47,7 +48,7 @@ def modelline_detail(request: HttpRequest, name: str) -> HttpResponse:
     counts = dict(line.facts.values_list("state").annotate(n=Count("id")).order_by())
     context = {
         "line": line,
-        "state_counts": [(value, label, counts.get(value, 0)) for value, label in FactState.choices],
+        "state_counts": [(value, label, counts.get(value, 0)) for value, label in FACT_STATES.items()],
         "events": AuditEvent.objects.filter(model_line_id=line.pk).order_by("-id")[:10],
         "versions_template": _versions_template(),
         "section": "modellines",

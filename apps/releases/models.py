@@ -48,11 +48,14 @@ class Batch(models.Model):
     # Clean retries (MLflow unreachable) so far.
     retries = models.PositiveIntegerField(default=0)
     failure_reason = models.TextField(blank=True)
+    # Where the worker is (apps.releases.progress.STAGES), for the live progress on the pages.
+    stage = models.CharField(max_length=16, blank=True)
+    stage_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    MUTABLE_FIELDS = frozenset({"state", "deliveries", "retries", "failure_reason", "finished_at"})
+    MUTABLE_FIELDS = frozenset({"state", "deliveries", "retries", "failure_reason", "finished_at", "stage", "stage_at"})
 
     class Meta:
         ordering = ["-id"]

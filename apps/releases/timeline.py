@@ -1,19 +1,25 @@
-"""The data behind a model line's version timeline: versions, a metrics chart as inline SVG, history."""
+"""The data behind a model line's version timeline: versions with their verdicts, the lineage chart
+as inline SVG (production's path, gate thresholds, promotion and rollback marks), and the history."""
 
 from dataclasses import dataclass
 
 from apps.modellines.models import ModelLine
-from apps.releases.links import mlflow_version_url
-from apps.releases.models import Batch, ModelVersion, Promotion, VersionState
+from apps.releases.gates import GATES
+from apps.releases.links import mlflow_page_url, mlflow_ui_answers
+from apps.releases.models import Batch, BatchState, ModelVersion, Promotion, PromotionKind, VersionState
+from apps.releases.progress import batch_progress
+from apps.releases.queries import ancestry, head_version
+from apps.releases.verdicts import verdict
+from apps.releases.wording import format_metric, metric_label
 
-# metric -> (label, CSS colour): drawn as one line each, all on a 0..1 scale.
+# metric -> CSS colour: drawn as one line each, all on a 0..1 scale (drift is not a 0..1 rate).
 CHART_METRICS = {
-    "efficacy": ("Efficacy", "#2563eb"),
-    "generalization": ("Generalisation", "#16a34a"),
-    "locality": ("Locality", "#d97706"),
-    "retention": ("Retention", "#9333ea"),
+    "efficacy": "#2563eb",
+    "generalization": "#16a34a",
+    "locality": "#d97706",
+    "retention": "#9333ea",
 }
-WIDTH, HEIGHT, PAD = 640, 220, 36
+WIDTH, HEIGHT, PAD, LEFT = 640, 240, 36, 44
 
 
 @dataclass
@@ -25,43 +31,99 @@ class Series:
     dots: list[tuple[float, float, str]]
 
 
-def chart(versions: list[ModelVersion]) -> dict:
-    """Coordinates of each metric over the versions (oldest left), for an inline SVG."""
-    measured = [v for v in versions if v.metrics]
+def _gate_thresholds(line: ModelLine) -> dict[str, float]:
+    """metric -> the minimum its gate asks, for the metrics the chart draws."""
+    return {
+        metric: float(getattr(line, gate))
+        for gate, (metric, sense, _) in GATES.items()
+        if sense == "min" and metric in CHART_METRICS
+    }
+
+
+def chart(line: ModelLine, lineage: list[ModelVersion], promotions: list[Promotion]) -> dict:
+    """Each metric along the lineage (oldest left), the gate thresholds as dashed lines, and a mark
+    at every version that was promoted (▲) or that production was rolled back to (▼)."""
+    measured = [v for v in lineage if v.metrics]
     if not measured:
         return {"series": [], "width": WIDTH, "height": HEIGHT}
-    step = (WIDTH - 2 * PAD) / max(1, len(measured) - 1)
+    step = (WIDTH - LEFT - PAD) / max(1, len(measured) - 1)
+    x_of = {
+        v.pk: round(LEFT + (index * step if len(measured) > 1 else (WIDTH - LEFT - PAD) / 2), 1)
+        for index, v in enumerate(measured)
+    }
 
-    def xy(index: int, value: float) -> tuple[float, float]:
-        return round(PAD + index * step, 1), round(HEIGHT - PAD - value * (HEIGHT - 2 * PAD), 1)
+    def y(value: float) -> float:
+        return round(HEIGHT - PAD - max(0.0, min(1.0, value)) * (HEIGHT - 2 * PAD), 1)
 
     series = []
-    for name, (label, colour) in CHART_METRICS.items():
-        dots = []
-        for index, version in enumerate(measured):
-            value = version.metrics.get(name)
-            if isinstance(value, int | float):
-                x, y = xy(index, max(0.0, min(1.0, float(value))))
-                dots.append((x, y, f"{version.label} {label.lower()} {value:.3f}"))
+    for name, colour in CHART_METRICS.items():
+        label = metric_label(name)
+        dots = [
+            (x_of[v.pk], y(float(v.metrics[name])), f"{v.label} {label.lower()} {format_metric(v.metrics[name], name)}")
+            for v in measured
+            if isinstance(v.metrics.get(name), int | float)
+        ]
         if dots:
-            series.append(Series(name, label, colour, " ".join(f"{x},{y}" for x, y, _ in dots), dots))
-    ticks = [{"x": xy(i, 0)[0], "label": v.label} for i, v in enumerate(measured)]
-    grid = [{"y": xy(0, level)[1], "label": f"{level:.1f}"} for level in (0.0, 0.5, 1.0)]
-    return {"series": series, "ticks": ticks, "grid": grid, "width": WIDTH, "height": HEIGHT, "pad": PAD}
+            series.append(Series(name, label, colour, " ".join(f"{x},{yy}" for x, yy, _ in dots), dots))
+    gates = [
+        {
+            "y": y(threshold),
+            "colour": CHART_METRICS[metric],
+            "label": f"{metric_label(metric)} gate {format_metric(threshold, metric)}",
+        }
+        for metric, threshold in _gate_thresholds(line).items()
+        if any(s.name == metric for s in series)
+    ]
+    marks = []
+    for promotion in promotions:
+        if promotion.version_id in x_of and promotion.kind in (PromotionKind.PROMOTE, PromotionKind.ROLLBACK):
+            up = promotion.kind == PromotionKind.PROMOTE
+            what = "promoted" if up else "rolled back to"
+            x = x_of[promotion.version_id]
+            marks.append(
+                {
+                    "x": x,
+                    "kind": promotion.kind,
+                    "path": f"M{x - 5},{PAD - 8} L{x + 5},{PAD - 8} L{x},{PAD - 16} Z"
+                    if up
+                    else f"M{x - 5},{PAD - 16} L{x + 5},{PAD - 16} L{x},{PAD - 8} Z",
+                    "colour": "#16a34a" if up else "#dc2626",
+                    "label": f"{promotion.version.label} {what} by {promotion.actor_name}",
+                }
+            )
+    return {
+        "series": series,
+        "gates": gates,
+        "marks": marks,
+        "ticks": [{"x": x_of[v.pk], "label": v.label} for v in measured],
+        "grid": [{"y": y(level), "label": f"{level * 100:.0f}%"} for level in (0.0, 0.5, 1.0)],
+        "path": " → ".join(v.label for v in lineage),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "pad": PAD,
+        "left": LEFT,
+    }
 
 
 def line_timeline(line: ModelLine, limit: int = 30) -> dict:
     versions = list(
         ModelVersion.objects.filter(model_line=line).select_related("parent", "batch").order_by("-number")[:limit]
     )
+    promotions = list(Promotion.objects.filter(model_line=line).select_related("version", "previous", "actor"))
     for version in versions:
-        version.mlflow_url = mlflow_version_url(version)
+        version.mlflow_url = mlflow_page_url(version)
+        version.verdict = verdict(version, promotions)
+    production = next((v for v in versions if v.state == VersionState.PRODUCTION), None)
+    # The chart follows production's path; before the first promotion, the lineage's head.
+    tip = production or head_version(line)
+    lineage = ancestry(tip) if tip is not None else []
+    batches = list(Batch.objects.filter(model_line=line).select_related("version")[:limit])
     return {
         "versions": versions,
-        "chart": chart(versions[::-1]),
-        "promotions": list(
-            Promotion.objects.filter(model_line=line).select_related("version", "previous", "actor")[:limit]
-        ),
-        "batches": list(Batch.objects.filter(model_line=line).select_related("version")[:limit]),
-        "production": next((v for v in versions if v.state == VersionState.PRODUCTION), None),
+        "chart": chart(line, lineage, promotions),
+        "promotions": promotions[:limit],
+        "batches": batches,
+        "running": [batch_progress(b) for b in reversed(batches) if b.state == BatchState.PENDING],
+        "production": production,
+        "mlflow_ui": mlflow_ui_answers(),
     }

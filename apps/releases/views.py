@@ -19,17 +19,19 @@ from apps.accounts.ui import any_role_required, role_required
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
 from apps.releases import actions
-from apps.releases.links import mlflow_version_url
+from apps.releases.links import mlflow_page_url
 from apps.releases.models import Batch, ModelVersion, Probe, ProbeState
+from apps.releases.progress import batch_progress
 from apps.releases.queries import production_version
+from apps.releases.verdicts import override_warning, verdict
 
 VERBS = {
     "promote": ("Promote", "Production will point at this version. Facts it holds become applied."),
     "hold": ("Hold", "This candidate (and any candidate built on it) will not be promoted; its facts are held."),
     "rollback": (
         "Roll back to",
-        "Production will point back at this version exactly. Facts applied after it become rolled back "
-        "and can be submitted again.",
+        "Production will point back at this version exactly. Facts applied after it become rolled back; "
+        "each one's page then offers its curator to retry it in the next batch, edit and resubmit it, or withdraw it.",
     ),
 }
 
@@ -71,9 +73,10 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     results = list(version.fact_results.select_related("fact"))
     context = {
         "version": version,
+        "verdict": verdict(version),
         "line": version.model_line,
         "fact_results": results,
-        "mlflow_url": mlflow_version_url(version),
+        "mlflow_url": mlflow_page_url(version),
         "promotions": version.promotions.select_related("actor", "previous"),
         "probes": version.probes.all()[:10],
         "production": production_version(version.model_line),
@@ -89,8 +92,15 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = ModelVersion.objects.filter(batch=batch).first()
     facts = FactEdit.objects.in_bulk(batch.fact_ids)
     in_version = {r.fact_id: r.results for r in version.fact_results.all()} if version else {}
-    rows = [(facts[i], in_version.get(i, facts[i].results)) for i in batch.fact_ids if i in facts]
-    context = {"batch": batch, "version": version, "rows": rows, "line": batch.model_line, "section": "modellines"}
+    rows = [{"fact": facts[i], "results": in_version.get(i, facts[i].results)} for i in batch.fact_ids if i in facts]
+    context = {
+        "batch": batch,
+        "version": version,
+        "rows": rows,
+        "progress": batch_progress(batch),
+        "line": batch.model_line,
+        "section": "modellines",
+    }
     return render(request, "releases/batch_detail.html", context)
 
 
@@ -107,6 +117,8 @@ def version_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
         "verb": verb,
         "title": f"{title} {version.label}",
         "explanation": explanation,
+        # Promoting by hand what missed a gate overrides it: the operator reads which before deciding.
+        "warning": override_warning(version) if verb == "promote" else "",
         "production": production_version(version.model_line),
         "section": "modellines",
     }

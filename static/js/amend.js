@@ -98,9 +98,31 @@
     if (summary) { summary.focus(); }
   }
 
+  // A page showing running work ([data-live] holding a [data-live-pending]) fetches itself every few
+  // seconds and swaps that block in; once nothing is pending it reloads once, to show the outcome.
+  function setupLiveProgress() {
+    var live = document.querySelector("[data-live]");
+    if (!live || !live.querySelector("[data-live-pending]")) { return; }
+    var every = parseInt(live.getAttribute("data-live") || "3000", 10);
+    function poll() {
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
+          if (!fresh) { return; }
+          if (!fresh.querySelector("[data-live-pending]")) { window.location.reload(); return; }
+          live.innerHTML = fresh.innerHTML;
+          setTimeout(poll, every);
+        })
+        .catch(function () { setTimeout(poll, every * 2); });
+    }
+    setTimeout(poll, every);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupRepeats();
     setupConflictCheck();
+    setupLiveProgress();
     focusErrors();
   });
 })();

@@ -167,6 +167,10 @@ def test_curator_submits_reviewer_approves_and_both_see_the_timeline(
     page.get_by_label("Approve").check()
     page.get_by_label(labelled("Comment")).fill("Source checked: Canberra is the capital.")
     page.get_by_role("button", name="Record decision").click()
+    # On to the next fact waiting (a Hamlet one), told where the decision went.
+    expect(page.locator(".alert-success")).to_contain_text(f"You approved fact #{fact.pk}. Next in the queue")
+    expect(page.locator("h1 .badge")).to_have_text("Submitted")
+    page.goto(f"{live_server.url}/facts/{fact.pk}/")
     expect(page.locator("h1 .badge")).to_have_text("Approved")
     timeline = page.locator("ol.timeline > li .tl-action")
     expect(timeline).to_have_text(

@@ -181,11 +181,36 @@ def test_a_reviewer_approves_from_the_fact_page_and_the_timeline_tells_the_story
     assert response.status_code == 302
     submitted_fact.refresh_from_db()
     assert submitted_fact.state == FactState.APPROVED
-    page = text(client.get(response["Location"]))
-    assert f"You approved fact #{submitted_fact.pk}." in page
+    # Nothing else waits: the reviewer is back at the (empty) queue, told so.
+    assert response["Location"] == reverse("review_queue")
+    queue = text(client.get(response["Location"]))
+    assert f"You approved fact #{submitted_fact.pk}. The queue is empty." in queue
+    page = text(client.get(reverse("fact_detail", args=[submitted_fact.pk])))
     timeline = page[page.index("Timeline") :]
     assert timeline.index("Submitted for review") < timeline.index("Review: approve") < timeline.index("Approved")
     assert "Matches the atlas" in timeline and "by rita" in timeline
+
+
+def test_after_a_decision_the_reviewer_reads_the_next_fact_with_its_paraphrases_and_probes(
+    client_for, reviewer, make_fact, submitted_fact
+):
+    following = make_fact(
+        "What is the capital of Italy?",
+        "Rome",
+        paraphrases=["Italy's capital city is"],
+        locality_probes=[{"prompt": "What is the capital of Spain?", "answer": "Madrid"}],
+    )
+    client = client_for(reviewer)
+    queue = text(client.get(reverse("review_queue")))
+    assert "Italy&#x27;s capital city is" in queue and "What is the capital of Spain?" in queue and "Madrid" in queue
+
+    response = client.post(
+        reverse("fact_review", args=[submitted_fact.pk]), {"decision": "reject", "comment": "Wrong source"}
+    )
+    assert response["Location"] == reverse("fact_detail", args=[following.pk])
+    page = text(client.get(response["Location"]))
+    assert f"You rejected fact #{submitted_fact.pk}. Next in the queue: fact #{following.pk}." in page
+    assert "Record decision" in page  # the review form of the next fact, ready
 
 
 def test_a_review_without_a_comment_is_refused_on_the_page(client_for, reviewer, submitted_fact):
@@ -316,7 +341,8 @@ def test_an_operator_creates_and_changes_a_model_line_and_bad_gates_are_named(cl
     change = AuditEvent.objects.filter(action="modelline.updated").get()
     assert change.before == {"min_efficacy": 0.9} and change.after == {"min_efficacy": 0.95}
     page = text(client.get(reverse("modelline_detail", args=["history"])))
-    assert "modelline.updated" in page
+    assert "Model line settings changed: model line #" in page and "modelline.updated" not in page
+    assert "95.0%" in page  # the new efficacy gate, formatted as every metric is
 
 
 def test_the_auditor_filters_events_and_exports_what_is_shown(client_for, auditor, submitted_fact, reviewer, make_fact):

@@ -22,6 +22,7 @@ from apps.facts.actions.content import (
     update_fact,
     withdraw_fact,
 )
+from apps.facts.actions.retry import reopen_fact, retry_fact
 from apps.facts.actions.reviews import review_fact
 from apps.facts.actions.state import transition_facts
 from apps.facts.imports import ImportReport
@@ -34,6 +35,8 @@ __all__ = [
     "import_facts",
     "import_key",
     "mark_superseding",
+    "reopen_fact",
+    "retry_fact",
     "review_fact",
     "submit_fact",
     "transition_facts",

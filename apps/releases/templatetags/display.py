@@ -1,0 +1,70 @@
+"""{% load display %}: the one way pages format metrics and name states, actions and objects
+(the words live in apps.releases.wording; the rule "did this edit take" in apps.facts.outcomes)."""
+
+from typing import Any
+
+from django import template
+
+from apps.facts import outcomes
+from apps.releases import wording
+
+register = template.Library()
+
+
+@register.filter
+def metric(value: Any, name: str = "efficacy") -> str:
+    """{{ value|metric:"perplexity_drift" }} -> "+10.0%"."""
+    return wording.format_metric(value, name)
+
+
+@register.filter
+def metric_of(metrics: dict | None, name: str) -> str:
+    """{{ version.metrics|metric_of:"efficacy" }} -> "50.0%" (— when not measured)."""
+    return wording.format_metric((metrics or {}).get(name), name)
+
+
+@register.filter
+def metrics_in_order(metrics: dict | None) -> list[tuple[str, Any]]:
+    return wording.ordered_metrics(metrics)
+
+
+@register.filter
+def metric_label(name: str) -> str:
+    return wording.metric_label(name)
+
+
+@register.filter
+def version_state(state: str) -> str:
+    return wording.VERSION_STATES.get(state, (state, ""))[0]
+
+
+@register.filter
+def version_state_help(state: str) -> str:
+    return wording.VERSION_STATES.get(state, ("", ""))[1]
+
+
+@register.filter
+def fact_state(state: str) -> str:
+    return wording.FACT_STATES.get(state, state)
+
+
+@register.filter
+def trigger(value: str) -> str:
+    return wording.TRIGGERS.get(value, value)
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return wording.action_label(action)
+
+
+@register.filter
+def object_label(event: Any) -> str:
+    """{{ event|object_label }} -> "fact #11", "v2", "batch #3"."""
+    return wording.object_label(event.object_type, event.object_id, event.after)
+
+
+@register.simple_tag
+def fact_outcome(fact: Any, results: dict | None = None) -> outcomes.Outcome:
+    """{% fact_outcome fact results as outcome %}: the fact's state as a person should read it."""
+    return outcomes.outcome(fact, results)
