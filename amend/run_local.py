@@ -5,6 +5,8 @@ files, seeds one demo user per role and a demo model line, then starts the web a
 http://127.0.0.1:8000, a Celery worker for both queues (gpu and default) and the beat scheduler.
 Ctrl-C (or SIGTERM) stops all three cleanly. The broker is kombu's filesystem transport under
 var/broker. AMEND_PORT changes the port (default 8000); AMEND_NO_WORKER=1 runs the web app alone.
+With a local MLflow store it also starts the MLflow UI (amend.mlflow_ui, as `make mlflow` does), so
+the version pages' MLflow links open; AMEND_NO_MLFLOW_UI=1 leaves it out.
 """
 
 import os
@@ -54,13 +56,17 @@ def main() -> int:
     web = ["-m", "gunicorn", "amend.wsgi", "-b", f"{HOST}:{PORT}", "-w", "2", "--access-logfile", "-"]
     celery = ["-m", "celery", "-A", "amend"]
     children = [start("web", *web)]
+    # A tracking server has its own UI; a local store needs one started, or the links go nowhere.
+    local_store = not settings.MLFLOW_TRACKING_URI.startswith(("http://", "https://"))
+    if local_store and os.environ.get("AMEND_NO_MLFLOW_UI") != "1":
+        children.append(start("mlflow-ui", "-m", "amend.mlflow_ui"))
     if with_worker:
         queues = ["-Q", "gpu,default", "--pool=solo", "--prefetch-multiplier=1", "-n", "local@%h", "-l", "info"]
         children.append(start("worker", *celery, "worker", *queues))
         children.append(start("beat", *celery, "beat", "-l", "info", "-s", str(settings.VAR_DIR / "beat-schedule")))
     print(
         f"\nAmend is running: http://{HOST}:{PORT}/  (sign in with a demo user above; API docs: /api/docs/)\n"
-        f"MLflow store: {settings.MLFLOW_TRACKING_URI}; open its UI with `make mlflow` ({settings.MLFLOW_UI_URL}).\n"
+        f"MLflow store: {settings.MLFLOW_TRACKING_URI}; its UI: {settings.MLFLOW_UI_URL}\n"
         "Press Ctrl-C to stop the web app, the worker and the scheduler.\n",
         flush=True,
     )
@@ -74,10 +80,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
-        for name, process in children:
-            if process.poll() is not None:
-                print(f"{name} exited with status {process.returncode}; stopping the others.", flush=True)
-                stopping, exit_code = True, 1
+        for name, process in list(children):
+            if process.poll() is None:
+                continue
+            if name == "mlflow-ui":  # e.g. its port is taken: Amend works on, its pages then show no links
+                print(f"The MLflow UI exited (status {process.returncode}); version pages show no MLflow links.")
+                children.remove((name, process))
+                continue
+            print(f"{name} exited with status {process.returncode}; stopping the others.", flush=True)
+            stopping, exit_code = True, 1
         time.sleep(0.5)
 
     # The worker acknowledges late: a batch it was applying goes back to the queue, nothing is lost.

@@ -115,3 +115,30 @@ def test_mlflow_links_appear_only_while_the_mlflow_ui_answers(client_for, operat
         assert f'href="{settings.MLFLOW_UI_URL}/#/models/amend-geo/versions/1"' in page
     finally:
         server.shutdown()
+
+
+def test_a_held_fact_offers_its_curator_a_next_step_and_each_one_works(client_for, curator, releases):
+    client = client_for(curator)
+    page = text(client.get(reverse("fact_detail", args=[releases.held.pk])))
+    assert "What next" in page
+    assert "Retry in the next batch, as it is" in page and "Edit and resubmit" in page and "or withdraw it" in page
+
+    done = client.post(reverse("fact_retry", args=[releases.held.pk]), follow=True)
+    assert "is approved again, as it is: the next batch takes it" in text(done)
+    releases.held.refresh_from_db()
+    assert releases.held.state == "approved"
+    assert "Sent back for the next batch" in text(done)  # on its timeline, in words
+
+
+def test_a_curator_reopens_a_held_fact_to_edit_it_and_it_goes_back_through_review(client_for, curator, releases):
+    client = client_for(curator)
+    done = client.post(reverse("fact_reopen", args=[releases.held.pk]), follow=True)
+    assert "is open for changes: edit it, then submit it for review" in text(done)
+    assert text(client.get(reverse("fact_edit", args=[releases.held.pk]))).count("Save and submit for review") == 1
+
+
+def test_someone_elses_curator_cannot_send_my_held_fact_back(client_for, other_curator, releases):
+    response = client_for(other_curator).post(reverse("fact_retry", args=[releases.held.pk]))
+    assert response.status_code == 403
+    releases.held.refresh_from_db()
+    assert releases.held.state == "held"
