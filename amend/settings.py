@@ -273,6 +273,8 @@ for _proxy in AMEND_TRUSTED_PROXIES:
 # right after commit, and again by the dispatcher (beat, every AMEND_OUTBOX_POLL_SECONDS) until the broker
 # takes it. A pending batch that no worker started within AMEND_BATCH_PICKUP_SECONDS of being sent is sent
 # again, at most AMEND_BATCH_MAX_RESENDS times; then it fails and its facts go back to `approved`.
+INSTALLED_APPS.append("apps.outbox")
+MIGRATION_MODULES["outbox"] = "migrations.outbox"
 AMEND_OUTBOX_POLL_SECONDS = float(os.environ.get("AMEND_OUTBOX_POLL_SECONDS", "10"))
 AMEND_BATCH_PICKUP_SECONDS = float(os.environ.get("AMEND_BATCH_PICKUP_SECONDS", "1800"))
 AMEND_BATCH_MAX_RESENDS = int(os.environ.get("AMEND_BATCH_MAX_RESENDS", "3"))

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.audit.checkpoints import CheckpointError, write_checkpoint
+from apps.outbox.send import publish_pending
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
 from apps.releases.queries import production_version
@@ -63,3 +64,10 @@ def checkpoint_audit(self) -> dict:
     except CheckpointError as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
     return {"sequence": checkpoint.sequence, "last_event_id": checkpoint.last_event_id, "written": written}
+
+
+@shared_task(name="workers.batching.dispatch_outbox")
+def dispatch_outbox() -> dict:
+    """Beat: publish every task still waiting for the broker, then rescue batches no worker took."""
+    sent = publish_pending()
+    return {"sent": sent, "swept": actions.sweep_stranded_batches()}

@@ -26,7 +26,7 @@ from apps.releases.serializers import (
     VersionSerializer,
 )
 
-OPERATOR_ACTIONS = {"promote", "hold", "rollback", "release_now", "revert"}
+OPERATOR_ACTIONS = {"promote", "hold", "rollback", "release_now", "revert", "resend", "cancel"}
 
 
 class VersionFilter(django_filters.FilterSet):
@@ -130,6 +130,18 @@ class BatchViewSet(_ReadOnly):
             raise ValidationError({"fact": ["no fact with this id"]})
         batch = actions.revert_fact(request.user, fact, form.validated_data["reason"])
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BatchSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str) -> Response:
+        """Send a pending batch no worker has started to the workers again (after the broker lost it)."""
+        return Response(BatchSerializer(actions.resend_batch(request.user, self.get_object())).data)
+
+    @extend_schema(request=ReasonSerializer, responses={200: BatchSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Cancel a pending batch no worker has started: it fails and its facts go back to approved."""
+        return Response(BatchSerializer(actions.cancel_batch(request.user, self.get_object(), _reason(request))).data)
 
 
 class PromotionViewSet(_ReadOnly):

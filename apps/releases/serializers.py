@@ -1,8 +1,10 @@
 """API shapes of batches, versions, promotions and probes (read-only: writes go through actions)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.facts.models import FactEdit
+from apps.outbox.queries import dispatch_status
 from apps.releases.links import mlflow_version_url
 from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, Batch, ModelVersion, Probe, Promotion
 
@@ -58,10 +60,20 @@ class BatchFactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DispatchSerializer(serializers.Serializer):
+    waiting_for_broker = serializers.BooleanField(help_text="the broker has not taken its task yet")
+    since = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField(allow_blank=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    sends = serializers.IntegerField(help_text="messages sent for it (more than one: re-sent)")
+
+
 class BatchSerializer(serializers.ModelSerializer):
     model_line = serializers.CharField(source="model_line.name", read_only=True)
     model_line_id = serializers.IntegerField(read_only=True)
     version = serializers.SerializerMethodField()
+    dispatch = serializers.SerializerMethodField(help_text="its way to the workers (apps.outbox): null if never sent")
 
     class Meta:
         model = Batch
@@ -78,10 +90,15 @@ class BatchSerializer(serializers.ModelSerializer):
             "retries",
             "failure_reason",
             "version",
+            "dispatch",
             "created_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(DispatchSerializer(allow_null=True))
+    def get_dispatch(self, batch: Batch) -> dict | None:
+        return dispatch_status(f"batch:{batch.pk}")
 
     def get_version(self, batch: Batch) -> int | None:
         version = getattr(batch, "version", None)

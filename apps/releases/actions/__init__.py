@@ -6,7 +6,8 @@ a task dispatched when the transaction commits (so an unreachable MLflow never l
 Refusals: PermissionDenied (403), ValidationError keyed by field (400), TransitionError (409).
 
 By concern: `batches` (cut, deliveries, failure), `versions` (record what a worker built),
-`promotion` (promote, roll back, hold), `reverts`, `probes`. Reads are in apps.releases.queries.
+`promotion` (promote, roll back, hold), `reverts`, `probes`, `dispatching` (re-send, cancel, sweep).
+Reads are in apps.releases.queries.
 """
 
 from apps.releases.actions.batches import (
@@ -18,6 +19,7 @@ from apps.releases.actions.batches import (
     release_now,
 )
 from apps.releases.actions.common import facts_content_hash
+from apps.releases.actions.dispatching import cancel_batch, resend_batch, sweep_stranded_batches
 from apps.releases.actions.probes import finish_probe, request_probe
 from apps.releases.actions.promotion import hold, promote, rollback
 from apps.releases.actions.reverts import revert_fact
@@ -27,6 +29,7 @@ from apps.releases.actions.versions import ensure_base_version, mark_aliases_syn
 from apps.releases.queries import head_version, production_version, revert_plan
 
 __all__ = [
+    "cancel_batch",
     "count_delivery",
     "cut_batch",
     "cut_due_batches",
@@ -43,8 +46,10 @@ __all__ = [
     "record_version",
     "release_now",
     "request_probe",
+    "resend_batch",
     "revert_fact",
     "revert_plan",
     "rollback",
     "set_checkpoint_uri",
+    "sweep_stranded_batches",
 ]

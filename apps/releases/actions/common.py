@@ -4,14 +4,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 
 from apps.accounts.roles import Role, has_role
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
+from apps.outbox.send import enqueue
 from apps.releases.models import ModelVersion
 
 User = AbstractBaseUser
@@ -35,10 +34,20 @@ def person(actor: User | None) -> User | None:
     return actor if actor is not None and actor.is_authenticated else None
 
 
+# What each task is about, so the pages and the sweeper find its messages ("batch:12").
+_SUBJECTS = {
+    "workers.gpu.apply_batch": "batch",
+    "workers.gpu.answer_probe": "probe",
+    "workers.gpu.export_checkpoint": "version",
+    "workers.batching.promote_version": "version",
+    "workers.batching.sync_aliases": "line",
+}
+
+
 def dispatch(task: str, *args: object) -> None:
-    """Send a task by name once the transaction has committed (never for a decision that rolled back)."""
-    queue = "gpu" if task.startswith("workers.gpu.") else "default"
-    transaction.on_commit(lambda: current_app.send_task(task, args=list(args), queue=queue))
+    """Send a task by name through the outbox: written with the decision, published once it commits."""
+    kind = _SUBJECTS.get(task)
+    enqueue(task, *args, subject=f"{kind}:{args[0]}" if kind and args else "")
 
 
 def locked_line(model_line: ModelLine | int) -> ModelLine:

@@ -1,0 +1,81 @@
+"""Writing tasks to the outbox, and publishing them to the broker.
+
+`enqueue` is called inside the decision's transaction; once it commits the message is published
+at once (best effort: a broker that is down costs the request a few seconds at most, never an
+error). `publish_pending` is the dispatcher: beat runs it every AMEND_OUTBOX_POLL_SECONDS through
+`workers.batching.dispatch_outbox`, and `manage.py dispatch_outbox` runs it by hand or in a loop.
+"""
+
+import logging
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from apps.outbox.models import OutboxMessage, OutboxState
+
+log = logging.getLogger(__name__)
+
+
+def queue_of(task: str) -> str:
+    return "gpu" if task.startswith("workers.gpu.") else "default"
+
+
+def enqueue(task: str, *args: object, subject: str = "") -> OutboxMessage:
+    """Write the task to send in the current transaction; it is published once that commits."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("enqueue must run inside the transaction of the decision that sends the task")
+    message = OutboxMessage.objects.create(task=task, args=list(args), queue=queue_of(task), subject=subject)
+    # robust: a broker failure here is logged, never raised into a request whose decision has committed.
+    transaction.on_commit(lambda: publish_pending(only=[message.pk]), robust=True)
+    return message
+
+
+def _publish(message: OutboxMessage) -> None:
+    # No kombu retry loops (neither connecting nor publishing): the outbox is the retry, and a web request
+    # must not wait seconds for a dead broker (measured: ~0.5 s with these, 6-20 s without).
+    with current_app.connection_for_write() as conn:
+        conn.transport_options = {**conn.transport_options, "max_retries": 0}
+        current_app.send_task(
+            message.task,
+            args=message.args,
+            queue=message.queue,
+            task_id=str(message.task_id),
+            retry=False,
+            connection=conn,
+        )
+
+
+def publish_pending(*, only: list[int] | None = None, limit: int = 500) -> int:
+    """Publish pending messages, oldest first; stop at the first broker failure. Returns how many were sent."""
+    pending = OutboxMessage.objects.filter(state=OutboxState.PENDING)
+    if only is not None:
+        pending = pending.filter(pk__in=only)
+    sent = 0
+    for pk in list(pending.order_by("id").values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            # skip_locked: the post-commit publish and the dispatcher never send the same row at once.
+            message = OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+                pk=pk, state=OutboxState.PENDING
+            ).first()
+            if message is None:
+                continue
+            message.attempts += 1
+            try:
+                _publish(message)
+            except Exception as exc:  # the broker's client raises many kinds; all mean "not taken"
+                message.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                message.save(update_fields=["attempts", "last_error"])
+                log.warning("broker did not take %s (attempt %s): %s", message, message.attempts, exc)
+                return sent
+            message.state, message.sent_at, message.last_error = OutboxState.SENT, timezone.now(), ""
+            message.save(update_fields=["attempts", "state", "sent_at", "last_error"])
+            sent += 1
+    return sent
+
+
+def cancel_pending(subject: str) -> int:
+    """Cancel the messages about `subject` still waiting for the broker (call inside the deciding transaction)."""
+    return OutboxMessage.objects.filter(subject=subject, state=OutboxState.PENDING).update(
+        state=OutboxState.CANCELLED
+    )

@@ -1,0 +1,98 @@
+"""Batches on their way to a worker: an operator re-sends or cancels one, the sweeper rescues stranded ones.
+
+A batch is stranded when its task never reached a worker: the broker was down (its outbox message is
+still pending: the dispatcher keeps trying), or the broker lost it (a Redis restarted without
+persistence). The sweeper re-sends a batch no worker started within AMEND_BATCH_PICKUP_SECONDS of its
+last send, AMEND_BATCH_MAX_RESENDS times at most; then the batch fails and its facts go back to
+`approved`, to be cut again. Refusals: PermissionDenied (403), ValidationError (400), TransitionError (409).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from amend.errors import TransitionError
+from apps.audit.record import record_event
+from apps.facts.models import FactState
+from apps.outbox.models import OutboxMessage, OutboxState
+from apps.outbox.queries import latest
+from apps.outbox.send import cancel_pending
+from apps.releases.actions.batches import fail_batch
+from apps.releases.actions.common import User, dispatch, operator_reason, require_operator
+from apps.releases.models import Batch, BatchState
+
+APPLY = "workers.gpu.apply_batch"
+
+
+def _subject(batch: Batch) -> str:
+    return f"batch:{batch.pk}"
+
+
+def _untouched(batch_id: int, what: str) -> Batch:
+    """The batch, locked, still pending and not started by any worker; TransitionError otherwise."""
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    if batch.state != BatchState.PENDING:
+        raise TransitionError(f"batch {batch.pk} is {batch.state}: there is nothing to {what}")
+    if batch.deliveries or batch.retries:
+        raise TransitionError(f"a worker has started batch {batch.pk}: it cannot be {what}ed now")
+    return batch
+
+
+@transaction.atomic
+def resend_batch(actor: User, batch: Batch) -> Batch:
+    """An operator sends a pending batch to the workers again (the earlier message, if waiting, is dropped).
+
+    Refused (409) once a worker has started it or when it is no longer pending.
+    """
+    require_operator(actor, "re-send a batch")
+    batch = _untouched(batch.pk, "re-send")
+    cancel_pending(_subject(batch))
+    dispatch(APPLY, batch.pk)
+    record_event(actor, "batch.resent", batch, after={"by": "operator"}, model_line_id=batch.model_line_id)
+    return batch
+
+
+@transaction.atomic
+def cancel_batch(actor: User, batch: Batch, reason: str) -> Batch:
+    """An operator cancels a batch no worker has started: it fails, its facts go back to `approved`.
+
+    Refused: no reason (400), a worker started it or it is not pending (409).
+    """
+    reason = operator_reason(actor, "cancel a batch", reason, "the batch is cancelled")
+    batch = _untouched(batch.pk, "cancel")
+    cancel_pending(_subject(batch))
+    record_event(actor, "batch.cancelled", batch, after={"reason": reason}, model_line_id=batch.model_line_id)
+    return fail_batch(batch, f"cancelled by {actor.get_username()}: {reason}", facts_to=FactState.APPROVED)
+
+
+@transaction.atomic
+def _sweep_one(batch_id: int, now, bound: timedelta) -> str:
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    if batch.state != BatchState.PENDING or batch.deliveries or batch.retries:
+        return ""
+    message = latest(_subject(batch), APPLY)
+    if message is not None and (message.state == OutboxState.PENDING or message.sent_at > now - bound):
+        return ""  # still with the dispatcher, or sent recently enough
+    sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
+    if sends > settings.AMEND_BATCH_MAX_RESENDS:
+        fail_batch(batch, f"no worker took this batch in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
+        return "failed"
+    dispatch(APPLY, batch.pk)
+    record_event(None, "batch.resent", batch, after={"by": "sweeper", "sends": sends},
+                 model_line_id=batch.model_line_id)
+    return "resent"
+
+
+def sweep_stranded_batches() -> dict[int, str]:
+    """Re-send (or at last fail) every pending batch no worker started within the pickup bound of its send."""
+    now = timezone.now()
+    bound = timedelta(seconds=settings.AMEND_BATCH_PICKUP_SECONDS)
+    candidates = Batch.objects.filter(state=BatchState.PENDING, deliveries=0, retries=0, created_at__lte=now - bound)
+    outcome = {}
+    for batch_id in candidates.values_list("pk", flat=True):
+        done = _sweep_one(batch_id, now, bound)
+        if done:
+            outcome[batch_id] = done
+    return outcome
