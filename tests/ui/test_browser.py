@@ -193,3 +193,54 @@ def test_keyboard_users_can_skip_to_the_content_and_see_where_focus_is(live_serv
     assert skip.evaluate("element => getComputedStyle(element).outlineStyle") == "solid"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_operator_reads_the_release_flow_and_watches_a_batch_move_on(
+    transactional_db, live_server, browser, releases, screenshot
+):
+    from playwright.sync_api import expect
+
+    from apps.releases.progress import report_stage
+
+    # A laptop screen: the versions table fits without a sideways scroll.
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in(page, live_server, "otto")
+    page.goto(f"{live_server.url}/model-lines/{releases.line.name}/")
+    v1 = page.locator(".versions-table tr", has=page.get_by_role("link", name="v1", exact=True))
+    expect(v1).to_contain_text("Efficacy missed")
+    expect(v1).to_contain_text("overridden by otto: Ship it to see the answers")
+    expect(v1).to_contain_text("changed nothing")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    screenshot(page, "model-line-versions")
+
+    # The running batch moves on while the page is open: no reload needed.
+    expect(page.locator(".stage-current").first).to_have_text("Queued")
+    report_stage(releases.running.pk, "editing")
+    expect(page.locator(".stage-current").first).to_have_text("Editing", timeout=15_000)
+
+    page.goto(f"{live_server.url}/releases/versions/{releases.v1.pk}/")
+    expect(page.get_by_text("This version changed nothing.")).to_be_visible()
+    screenshot(page, "version-overridden")
+
+    page.goto(f"{live_server.url}/releases/versions/{releases.v2.pk}/promote/")
+    expect(page.get_by_role("alert")).to_contain_text("v2 missed 1 gate: Generalisation 25.0% (at least 60.0%)")
+    context.close()
+
+
+def test_curator_sees_that_an_edit_did_not_take_and_retries_a_held_fact(
+    transactional_db, live_server, page, releases, screenshot
+):
+    from playwright.sync_api import expect
+
+    sign_in(page, live_server, "cora")
+    page.goto(f"{live_server.url}/facts/{releases.did_not_take.pk}/")
+    expect(page.locator("h1 .badge")).to_have_text("Did not take")
+    expect(page.get_by_role("status").filter(has_text="Its edit did not take")).to_contain_text("efficacy 0.0%")
+    screenshot(page, "fact-did-not-take")
+
+    page.goto(f"{live_server.url}/facts/{releases.held.pk}/")
+    page.get_by_role("button", name="Retry in the next batch, as it is").click()
+    expect(page.locator(".alert-success")).to_contain_text("the next batch takes it")
+    expect(page.locator("h1 .badge")).to_have_text("Approved")
