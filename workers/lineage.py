@@ -9,7 +9,7 @@ Imports torch and the editor lazily: only a worker process running a GPU task to
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class LineModel:
     content_hash: str = ""
     load_seconds: float = 0.0
     fluency_text: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 _LINES: "OrderedDict[int, LineModel]" = OrderedDict()
@@ -44,25 +43,13 @@ _MAX_CACHED_DELTAS = 512
 
 
 def base_model_path(line: ModelLine) -> str:
-    return line.base_model or str(settings.AMEND_REFERENCE_MODEL_DIR)
+    return line.base_model or str(settings.AMEND_BASE_MODEL_DIR)
 
 
 def cache_dir() -> Path:
     path = Path(settings.AMEND_WORKER_CACHE_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def fluency_text_for(path: str) -> str:
-    """The reference model's held-out text when it ships one, else the editor's default text."""
-    from workers.editor import DEFAULT_FLUENCY_TEXT
-
-    candidate = Path(path) / "fluency.txt"
-    if candidate.is_file():
-        text = candidate.read_text(encoding="utf-8").strip()
-        if text:
-            return text
-    return DEFAULT_FLUENCY_TEXT
 
 
 def line_model(line: ModelLine) -> LineModel:
@@ -75,7 +62,7 @@ def line_model(line: ModelLine) -> LineModel:
         _LINES.move_to_end(line.pk)
         cached.load_seconds = 0.0
         return cached
-    from workers.editor import BaseSnapshot, EditorConfig, load_model
+    from workers.editor import DEFAULT_FLUENCY_TEXT, BaseSnapshot, EditorConfig, load_model
 
     started = time.perf_counter()
     path = base_model_path(line)
@@ -89,7 +76,7 @@ def line_model(line: ModelLine) -> LineModel:
         base=base,
         config=config,
         load_seconds=time.perf_counter() - started,
-        fluency_text=fluency_text_for(path),
+        fluency_text=DEFAULT_FLUENCY_TEXT,
     )
     _LINES[line.pk] = model
     while len(_LINES) > settings.AMEND_WORKER_MAX_LINES:

@@ -60,9 +60,13 @@ def _edit_request(fact: FactEdit) -> Any:
 
 
 def _line_probes(line: ModelLine) -> list[Any]:
+    """The line's own locality probes, then Amend's fixed general-knowledge set, so that damage to
+    what the model knows shows in every version whatever probes the line was given."""
     from workers.editor import LocalityProbe
+    from workers.editor.general import general_knowledge_probes
 
-    return [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
+    own = [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
+    return own + general_knowledge_probes()
 
 
 def retention_sample(fact_ids: list[int], seed: int) -> list[int]:
@@ -82,26 +86,6 @@ def _answers(model: lineage.LineModel, facts: list[FactEdit]) -> list[str]:
         return []
     longest = max(len(target_ids(model.loaded.tokenizer, fact.target)) for fact in facts)
     return greedy_answers(model.loaded, [fact.prompt for fact in facts], max_new_tokens=min(24, longest + 2))
-
-
-def compact(delta: Any) -> Any:
-    """The same change in fewer bytes: a module whose factors hold more numbers than its dense change
-    is stored dense (as dense x identity). Materialising always reads the stored form, so this is exact
-    for the version as recorded."""
-    import torch
-
-    from workers.editor import Delta
-
-    factors = {}
-    for name, (u, r) in delta.factors.items():  # u: (d_in, rank), r: (rank, d_out)
-        d_in, d_out = u.shape[0], r.shape[1]
-        if u.shape[1] * (d_in + d_out) <= d_in * d_out + min(d_in, d_out) ** 2:
-            factors[name] = (u, r)
-            continue
-        dense = (u.double() @ r.double()).float()  # (d_in, d_out)
-        eye = torch.eye(min(d_in, d_out), dtype=torch.float32)
-        factors[name] = (eye, dense) if d_in <= d_out else (dense, eye)
-    return Delta(factors, meta=dict(delta.meta))
 
 
 def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
@@ -178,7 +162,7 @@ def build(
         editor = Editor(model.loaded, model.config, lineage.load_normalizer(start))
         deltas = []
         for _, ids in segments:
-            deltas.append(compact(editor.apply([requests[fact_ids.index(i)] for i in ids])))
+            deltas.append(editor.apply([requests[fact_ids.index(i)] for i in ids]))
     failure = ""
     with stages.timed("materialise"):
         # Canonical weights: base + the whole chain summed in fp32, as any machine will rebuild them.

@@ -1,7 +1,6 @@
 """`manage.py seed_demo`: local demo users, one per role, and a demo model line."""
 
 import io
-import json
 import re
 
 import pytest
@@ -25,10 +24,6 @@ def printed_passwords(output: str) -> dict[str, str]:
 
 def test_each_role_gets_a_user_whose_printed_password_works(db, settings, tmp_path):
     settings.DEBUG = True
-    settings.AMEND_REFERENCE_MODEL_DIR = tmp_path
-    (tmp_path / "locality_probes.jsonl").write_text(
-        json.dumps({"prompt": "The capital of Norway is", "answer": "Oslo"}) + "\n", encoding="utf-8"
-    )
     output = seed()
     passwords = printed_passwords(output)
     assert set(passwords) == {f"demo-{role.value}" for role in Role}
@@ -37,14 +32,13 @@ def test_each_role_gets_a_user_whose_printed_password_works(db, settings, tmp_pa
         assert user is not None and roles_of(user) == [role]
 
     line = ModelLine.objects.get(name="demo")
-    assert line.base_model == "", "empty means the bundled reference model"
-    assert line.locality_probes == [{"prompt": "The capital of Norway is", "answer": "Oslo"}]
+    assert line.base_model == "", "empty means the bundled SmolLM2 model"
+    assert line.locality_probes == [], "the worker adds the general-knowledge probes to every line"
     assert AuditEvent.objects.get(action="modelline.created").actor_name == "demo-operator"
 
 
 def test_a_second_run_gives_new_passwords_and_keeps_the_line(db, settings, tmp_path):
     settings.DEBUG = True
-    settings.AMEND_REFERENCE_MODEL_DIR = tmp_path  # no reference model built: no probes
     first = printed_passwords(seed())
     output = seed()
     second = printed_passwords(output)

@@ -10,10 +10,10 @@ from .evaluate import (
     EvalReport,
     LocalityBaseline,
     evaluate,
-    generate_answer,
     locality_baseline,
     perplexity,
 )
+from .generate import generate_answer, greedy_answers, says_target
 from .model import LoadedModel, load_model, wrap_model
 from .normalizer import Normalizer
 from .versions import BaseSnapshot, content_hash, materialize
@@ -34,10 +34,12 @@ __all__ = [
     "content_hash",
     "evaluate",
     "generate_answer",
+    "greedy_answers",
     "load_model",
     "locality_baseline",
     "materialize",
     "perplexity",
     "read_zsre",
+    "says_target",
     "wrap_model",
 ]

@@ -1,12 +1,13 @@
-"""``python -m workers.editor bench ...`` and ``python -m workers.editor build-reference-model ...``."""
+"""``python -m workers.editor fetch-model smollm2 --out DIR``: prepare the bundled real model.
+
+The benchmarks live apart, in ``python -m bench editor ...``.
+"""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = (
-    "usage: python -m workers.editor {bench,build-reference-model} [options]  (--help after a command for its options)"
-)
+USAGE = "usage: python -m workers.editor fetch-model smollm2 --out DIR"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,14 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command == "bench":
-        from .bench import main as bench_main
+    if command == "fetch-model":
+        from .bundled import main as fetch_main
 
-        return bench_main(rest)
-    if command == "build-reference-model":
-        from .reference_model import main as build_main
-
-        return build_main(rest) or 0
+        return fetch_main(rest)
     print(f"error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -104,10 +104,6 @@ class Delta:
                 d = d.T
             w.copy_((w.float() - d).to(w.dtype))
 
-    def forget_undo(self) -> None:
-        """Drop the pre-apply copies (the delta stays applied; removal becomes subtraction)."""
-        self._undo = None
-
     @classmethod
     def concat(cls, deltas: list[Delta], meta: dict | None = None) -> Delta:
         """Deltas applied one after another as one delta (factors side by side: U1 R1 + U2 R2)."""
@@ -121,11 +117,14 @@ class Delta:
         return cls(factors, meta)
 
     def compact(self) -> Delta:
-        """The same change with each module's rank capped at min(d_in, d_out): factors wider than
-        that (many steps of many rows) are replaced by the dense product, computed in float64."""
+        """The same change in the fewest numbers: the one rule for how a delta is stored. A module
+        whose factors hold more numbers (rank x (d_in + d_out)) than its dense form (the product,
+        computed in float64, beside an identity: d_in x d_out + min(d_in, d_out)^2) is stored dense.
+        Materialising always reads the stored form, so this is exact for the version as recorded."""
         factors = {}
-        for name, (u, r) in self.factors.items():
-            if u.shape[1] > min(u.shape[0], r.shape[1]):
+        for name, (u, r) in self.factors.items():  # u: (d_in, rank), r: (rank, d_out)
+            d_in, d_out = u.shape[0], r.shape[1]
+            if u.shape[1] * (d_in + d_out) > d_in * d_out + min(d_in, d_out) ** 2:
                 factors[name] = dense_factors((u.double() @ r.double()).float())
             else:
                 factors[name] = (u, r)

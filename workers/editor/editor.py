@@ -21,11 +21,13 @@ from .delta import Delta, dense_factors
 from .errors import EditorError
 from .evaluate import sample_text
 from .finetune import finetune_steps
+from .forward import Trunk
+from .general import calibration_requests
 from .hooks import Captured, capture, module_inputs
 from .model import LoadedModel, check_modules, get_module, in_out_dims, module_kind
 from .normalizer import Normalizer, shape_key
 from .tokens import edit_batch, prompt_ids
-from .ultraedit import preservation_matrix, pseudo_values, ridge_factors
+from .ultraedit import null_space_projection, preservation_matrix, pseudo_values, ridge_factors
 
 
 class Editor:
@@ -37,7 +39,9 @@ class Editor:
         self.normalizer = normalizer if normalizer is not None else Normalizer()
         # General text for the preservation term; None = sample it from the model itself.
         self.preserve_text: str | None = None
+        self._general: dict[str, torch.Tensor] | None = None
         self._preserve: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._project: dict[str, torch.Tensor] | None = None
         self.last_losses: list[float] = []  # edit loss before each step of the last batch
 
     def prepare(self) -> None:
@@ -45,6 +49,7 @@ class Editor:
         inside the first batch."""
         if self.config.method == "amend" and self.config.mu > 0:
             self._preservation()
+        self._projection()
 
     # -- preservation term -------------------------------------------------------------------
     def _general_token_rows(self) -> list[list[int]]:
@@ -79,22 +84,41 @@ class Editor:
             out[n] = (a.float().to(self.loaded.device), torch.linalg.inv(a).float().to(self.loaded.device))
         return out
 
+    def _general_keys(self) -> dict[str, torch.Tensor]:
+        """Per module, the inputs (N0, d_in) it sees on general text; computed once, kept on the CPU."""
+        if self._general is None:
+            rows = self._general_token_rows()
+            width = max(len(r) for r in rows)
+            ids = torch.tensor([r + [0] * (width - len(r)) for r in rows], device=self.loaded.device)  # (rows, width)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.loaded.device)
+            keys: dict[str, list[torch.Tensor]] = {n: [] for n in self.config.modules}
+            for start in range(0, len(rows), 8):
+                part = slice(start, start + 8)
+                for n, k in module_inputs(self.loaded.model, self.config.modules, ids[part], mask[part]).items():
+                    keys[n].append(k.cpu())
+            self._general = {n: torch.cat(k) for n, k in keys.items()}
+        return self._general
+
     def _preservation(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per module (A, A^-1) with A = lam I + mu C0; built once, fixed size (d_in x d_in)."""
         if self._preserve is None:
-            keys: dict[str, list[torch.Tensor]] = {n: [] for n in self.config.modules}
-            for row in self._general_token_rows():
-                t = torch.tensor([row], device=self.loaded.device)
-                seen = module_inputs(self.loaded.model, self.config.modules, t, torch.ones_like(t))
-                for n, k in seen.items():
-                    keys[n].append(k.cpu())
+            device, cfg = self.loaded.device, self.config
             self._preserve = {
-                n: tuple(
-                    m.to(self.loaded.device) for m in preservation_matrix(torch.cat(k), self.config.lam, self.config.mu)
-                )
-                for n, k in keys.items()
+                n: tuple(m.to(device) for m in preservation_matrix(k, cfg.lam, cfg.mu))
+                for n, k in self._general_keys().items()
             }
         return self._preserve
+
+    def _projection(self) -> dict[str, torch.Tensor] | None:
+        """Per module, the projection (d_in, d_in) on the null space of general text's keys."""
+        if self.config.method != "amend" or not self.config.null_space:
+            return None
+        if self._project is None:
+            self._project = {
+                n: null_space_projection(k, self.config.null_space).to(self.loaded.device)
+                for n, k in self._general_keys().items()
+            }
+        return self._project
 
     # -- one batch ---------------------------------------------------------------------------
     def apply(self, requests: list[EditRequest]) -> Delta:
@@ -147,15 +171,20 @@ class Editor:
 
     def _apply_closed_form(self, batch) -> Delta:
         cfg = self.config
+        if cfg.calibrate and not any(self.normalizer.count(k) for k in self._shape_keys()):
+            self._calibrate()
         preserve = self._regularizer()
+        project = self._projection()
         steps = []
         self.last_losses = []
+        modules = [get_module(self.loaded.model, n) for n in cfg.modules]
+        trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask)  # once per batch
         for step_index in range(cfg.steps if cfg.method == "amend" else 1):
-            cap = capture(self.loaded.model, cfg.modules, batch, chunk=cfg.chunk)
+            cap = capture(self.loaded.model, cfg.modules, batch, chunk=cfg.chunk, trunk=trunk)
             self.last_losses.append(cap.loss)
             if step_index == 0 and cfg.method == "amend" and cfg.nu > 0:
                 first_keys = {n: cap.keys[n] for n in cfg.modules}
-            step = Delta(self._solve(cap, preserve))
+            step = Delta(self._solve(cap, preserve, project))
             # Refuse before touching the weights: a non-finite step must leave the model as it was.
             step.apply_to(self.loaded.model, keep_undo=False)
             steps.append(step)
@@ -164,16 +193,36 @@ class Editor:
                 self.normalizer.update_keys(n, k)
         return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
 
-    def _solve(self, cap: Captured, preserve) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def _shape_keys(self) -> set[str]:
+        return {shape_key(*in_out_dims(get_module(self.loaded.model, n))) for n in self.config.modules}
+
+    def _update_normalizer(self, cap: Captured) -> None:
+        """Merge the captured rows of every module of a shape before any row is normalised."""
+        by_shape: dict[str, list[torch.Tensor]] = {}
+        for n in self.config.modules:
+            d_in, d_out = in_out_dims(get_module(self.loaded.model, n))
+            by_shape.setdefault(shape_key(d_in, d_out), []).append(torch.cat([cap.keys[n], cap.grads[n]], dim=1))
+        for key, rows in by_shape.items():
+            self.normalizer.update(key, torch.cat(rows))
+
+    def _calibrate(self) -> None:
+        """Seed an empty normaliser with the rows of fixed calibration edits (general-knowledge
+        prompts given each other's answers); the weights are not touched. Without it a line's first
+        batch is standardised by its own rows alone, and a lone fact's single row becomes zero."""
+        requests = calibration_requests(self.config.calibrate)
+        batch = edit_batch(
+            self.loaded.tokenizer,
+            [r.prompt for r in requests],
+            [r.target for r in requests],
+            self.loaded.context_length,
+        ).to(self.loaded.device)
+        self._update_normalizer(capture(self.loaded.model, self.config.modules, batch, chunk=self.config.chunk))
+
+    def _solve(self, cap: Captured, preserve, project) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         cfg = self.config
         model = self.loaded.model
         dims = {n: in_out_dims(get_module(model, n)) for n in cfg.modules}
-        # The normaliser sees this batch's rows of every module of a shape before any is normalised.
-        by_shape: dict[str, list[torch.Tensor]] = {}
-        for n in cfg.modules:
-            by_shape.setdefault(shape_key(*dims[n]), []).append(torch.cat([cap.keys[n], cap.grads[n]], dim=1))
-        for key, rows in by_shape.items():
-            self.normalizer.update(key, torch.cat(rows))
+        self._update_normalizer(cap)
         factors = {}
         for n in cfg.modules:
             d_in, _ = dims[n]
@@ -184,10 +233,12 @@ class Editor:
                 # An edit that already answers its target is held where it is (zero shift) rather than
                 # pushed further: later steps spend their change only on edits still failing.
                 values[cap.done.to(values.device)] = 0.0
+            # Keys projected on the null space of general text solve to a Delta that general text cannot see.
+            keys = cap.keys[n] if project is None else cap.keys[n] @ project[n]  # (rows, d_in)
             if preserve is None:
-                u, r = ridge_factors(cap.keys[n], values, cfg.lam)
+                u, r = ridge_factors(keys, values, cfg.lam)
             else:
                 reg, reg_inv = preserve[n]
-                u, r = ridge_factors(cap.keys[n], values, cfg.lam, reg=reg, reg_inv=reg_inv)
+                u, r = ridge_factors(keys, values, cfg.lam, reg=reg, reg_inv=reg_inv)
             factors[n] = (u.cpu(), r.cpu())
         return factors

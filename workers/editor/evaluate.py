@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .data import EditRequest, LocalityProbe
+from .forward import scored_logits
+from .generate import greedy_answers, greedy_ids, says_target
 from .model import LoadedModel
 from .tokens import build_batch, pad_id, prompt_ids, target_ids
 
@@ -64,40 +66,16 @@ def scored_predictions(loaded: LoadedModel, pairs: list[tuple[list[int], list[in
     for start in range(0, len(order), EVAL_BATCH):
         idx = order[start : start + EVAL_BATCH]
         batch = build_batch([pairs[i] for i in idx], ctx, pad).to(loaded.device)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits  # (B, T, V)
-        preds = logits.argmax(dim=-1).cpu()  # (B, T)
-        scored = batch.scored.cpu()
+        logits = scored_logits(model, batch.input_ids, batch.attention_mask, batch.scored)  # (N, V)
+        preds = logits.argmax(dim=-1).cpu().split(batch.scored.sum(dim=1).tolist())
         for row, i in enumerate(idx):
-            results[i] = preds[row][scored[row]].tolist()
+            results[i] = preds[row].tolist()
     out = [results[i] for i in range(len(pairs))]
     return out
 
 
 def _accuracy(pred: list[int], gold: list[int]) -> float:
     return sum(int(p == g) for p, g in zip(pred, gold, strict=True)) / len(gold)
-
-
-@torch.no_grad()
-def generate_answer(loaded: LoadedModel, prompt: str, max_new_tokens: int = 16) -> str:
-    """Greedy continuation of ``prompt`` (the answer the model gives), stripped."""
-    ids = _greedy_ids(loaded, prompt_ids(loaded.tokenizer, prompt), max_new_tokens)
-    return loaded.tokenizer.decode(ids, skip_special_tokens=True).strip()
-
-
-def _greedy_ids(loaded: LoadedModel, ids: list[int], max_new_tokens: int) -> list[int]:
-    eos = getattr(loaded.tokenizer, "eos_token_id", None)
-    out: list[int] = []
-    seq = list(ids)
-    for _ in range(max_new_tokens):
-        if len(seq) >= loaded.context_length:
-            break
-        logits = loaded.model(input_ids=torch.tensor([seq], device=loaded.device)).logits
-        nxt = int(logits[0, -1].argmax())
-        if eos is not None and nxt == eos:
-            break
-        out.append(nxt)
-        seq.append(nxt)
-    return out
 
 
 @torch.no_grad()
@@ -142,10 +120,11 @@ def locality_baseline(loaded: LoadedModel, probes: list[LocalityProbe]) -> Local
         if key in base.entries:
             continue
         p = prompt_ids(tok, probe.prompt)
-        cont = target_ids(tok, probe.answer) if probe.answer else _greedy_ids(loaded, p, GREEDY_TOKENS)
-        if not cont:
-            continue
-        todo.append((key, p, cont))
+        todo.append((key, p, target_ids(tok, probe.answer) if probe.answer else None))
+    unanswered = [i for i, (_, _, c) in enumerate(todo) if c is None]
+    for i, cont in zip(unanswered, greedy_ids(loaded, [todo[i][1] for i in unanswered], GREEDY_TOKENS), strict=True):
+        todo[i] = (todo[i][0], todo[i][1], cont)
+    todo = [t for t in todo if t[2]]
     preds = scored_predictions(loaded, [(p, c) for _, p, c in todo])
     for (key, p, c), pred in zip(todo, preds, strict=True):
         base.entries[key] = (p, c, pred)
@@ -170,6 +149,21 @@ def perplexity(loaded: LoadedModel, text: str) -> float:
     return math.exp(total / max(count, 1))
 
 
+def _said_targets(
+    loaded: LoadedModel, requests: list[EditRequest], targets: list[list[int]]
+) -> list[tuple[str, bool, list[tuple[str, bool]]]]:
+    """Per request: (answer to the prompt, whether it gives the target, [(paraphrase answer, ok)])."""
+    prompts = [p for r in requests for p in (r.prompt, *r.paraphrases)]
+    longest = max((len(t) for t in targets), default=1)
+    answers = iter(greedy_answers(loaded, prompts, max_new_tokens=longest + 2))
+    out = []
+    for r in requests:
+        first = next(answers)
+        paras = [(a, says_target(a, r.target)) for a in (next(answers) for _ in r.paraphrases)]
+        out.append((first, says_target(first, r.target), paras))
+    return out
+
+
 def evaluate(
     loaded: LoadedModel,
     requests: list[EditRequest],
@@ -178,8 +172,12 @@ def evaluate(
     retained: list[EditRequest] = (),
     fluency_text: str | None = None,
     perplexity_before: float | None = None,
+    generation: bool = True,
 ) -> EvalReport:
-    """Score the model as it is now. A metric with no data is absent from ``metrics``."""
+    """Score the model as it is now. A metric with no data is absent from ``metrics``.
+
+    generation: also ask the model (greedy) for each prompt's and paraphrase's answer and score
+    whether it begins with the target (``generation_efficacy`` / ``generation_generalization``)."""
     tok = loaded.tokenizer
     metrics: dict[str, float] = {}
     targets = [target_ids(tok, r.target) for r in requests]
@@ -213,11 +211,18 @@ def evaluate(
             if key[1] is not None:
                 loc_acc[key] = _accuracy(pred, cont)
 
+    said = _said_targets(loaded, requests, targets) if generation else None
+
     per_request = []
     for i, r in enumerate(requests):
         item = {"prompt": r.prompt, "target": r.target, "efficacy": efficacy[i]}
         if i in para_scores:
             item["generalization"] = sum(para_scores[i]) / len(para_scores[i])
+        if said is not None:
+            item["answer"], item["says_target"] = said[i][0], said[i][1]
+            if said[i][2]:
+                item["paraphrase_answers"] = said[i][2]
+                item["paraphrases_say_target"] = sum(ok for _, ok in said[i][2]) / len(said[i][2])
         agree = [loc_agree[(p.prompt, p.answer)] for p in r.locality if (p.prompt, p.answer) in loc_agree]
         if agree:
             item["locality"] = sum(agree) / len(agree)
@@ -227,6 +232,13 @@ def evaluate(
         metrics["efficacy"] = sum(efficacy) / len(efficacy)
     if para_scores:
         metrics["generalization"] = sum(sum(v) / len(v) for v in para_scores.values()) / len(para_scores)
+    if said is not None and requests:
+        metrics["generation_efficacy"] = sum(s[1] for s in said) / len(said)
+        with_para = [s for s in said if s[2]]
+        if with_para:
+            metrics["generation_generalization"] = sum(sum(ok for _, ok in s[2]) / len(s[2]) for s in with_para) / len(
+                with_para
+            )
     if loc_agree:
         metrics["locality"] = sum(loc_agree.values()) / len(loc_agree)
     if loc_acc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .forward import BlockReachedError, Trunk, backbone
 from .model import get_module
 from .tokens import TeacherForced
 
@@ -31,8 +32,13 @@ class Captured:
 def edit_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
     """Sum over edits of each edit's mean target-token NLL: one edit's gradient does not depend
     on how many other edits share its batch. logits: (B, T, V)."""
+    return scored_loss(logits[batch.scored], batch)
+
+
+def scored_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
+    """``edit_loss`` from the logits (N, V) of the scored positions only, in row-major order."""
     scored = batch.scored
-    nll = nn.functional.cross_entropy(logits[scored].float(), batch.labels[scored], reduction="none")  # (N,)
+    nll = nn.functional.cross_entropy(logits.float(), batch.labels[scored], reduction="none")  # (N,)
     per_row = scored.sum(dim=1).clamp(min=1).to(nll.dtype)  # (B,)
     weights = (1.0 / per_row).unsqueeze(1).expand_as(scored)[scored]  # (N,)
     return (nll * weights).sum()
@@ -50,11 +56,16 @@ def weights_require_grad(modules: list[nn.Module]):
             m.weight.requires_grad_(flag)
 
 
-def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int = 0) -> Captured:
+def capture(
+    model: nn.Module, names: list[str], batch: TeacherForced, chunk: int = 0, trunk: Trunk | None = None
+) -> Captured:
     """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
 
-    Each edit's loss only depends on its own row, so chunking gives the same rows."""
+    Each edit's loss only depends on its own row, so chunking gives the same rows. ``trunk`` (built
+    once per batch) skips the blocks below the lowest edited one; logits exist only where scored."""
     modules = [get_module(model, n) for n in names]
+    if trunk is None:
+        trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask)
     size = batch.input_ids.shape[0]
     step = chunk if chunk and chunk > 0 else size
     keys: dict[str, list[torch.Tensor]] = {n: [] for n in names}
@@ -62,7 +73,8 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
     total = 0.0
     done: list[torch.Tensor] = []
     for start in range(0, size, step):
-        part = TeacherForced(*(t[start : start + step] for t in vars(batch).values()))
+        rows = slice(start, start + step)
+        part = TeacherForced(*(t[rows] for t in vars(batch).values()))
         mask = part.scored
         outputs: dict[str, torch.Tensor] = {}
         handles = []
@@ -78,9 +90,10 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
             handles.append(module.register_forward_hook(make_hook(name)))
         try:
             with weights_require_grad(modules), torch.enable_grad():
-                logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
-                loss = edit_loss(logits, part)
-                hit = (logits.detach().argmax(dim=-1) == part.labels) | ~mask  # (b, T)
+                logits = trunk.logits(rows, mask)  # (n_rows, V)
+                loss = scored_loss(logits, part)
+                hit = torch.ones_like(mask)
+                hit[mask] = logits.detach().argmax(dim=-1) == part.labels[mask]
                 done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[mask].cpu())  # (n_rows,)
                 outs = [outputs[n] for n in names]
                 out_grads = torch.autograd.grad(loss, outs)
@@ -100,17 +113,27 @@ def capture(model: nn.Module, names: list[str], batch: TeacherForced, chunk: int
 
 
 def module_inputs(model: nn.Module, names: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor):
-    """Inputs to each module at every real (non-padding) position: name -> (N, d_in) fp32."""
+    """Inputs to each module at every real (non-padding) position: name -> (N, d_in) fp32.
+
+    The pass stops as soon as every module has been seen: nothing above the top one runs."""
     modules = [get_module(model, n) for n in names]
     mask = attention_mask.bool()
     seen: dict[str, torch.Tensor] = {}
-    handles = [
-        m.register_forward_hook(lambda _m, inp, _out, n=n: seen.__setitem__(n, inp[0][mask].detach().float()))
-        for n, m in zip(names, modules, strict=True)
-    ]
+
+    def hook(name: str):
+        def grab(_module, inputs, _output):
+            seen[name] = inputs[0][mask].detach().float()
+            if len(seen) == len(names):
+                raise BlockReachedError
+
+        return grab
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in zip(names, modules, strict=True)]
     try:
         with torch.no_grad():
-            model(input_ids=input_ids, attention_mask=attention_mask)
+            backbone(model)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    except BlockReachedError:
+        pass
     finally:
         for h in handles:
             h.remove()

@@ -57,3 +57,17 @@ def preservation_matrix(general_keys: torch.Tensor, lam: float, mu: float) -> tu
     a = lam * torch.eye(k0.shape[1], dtype=torch.float64) + mu * c0
     a = (a + a.T) / 2
     return a.float(), torch.linalg.inv(a).float()
+
+
+def null_space_projection(general_keys: torch.Tensor, protect: float) -> torch.Tensor:
+    """AlphaEdit's null space: P = U U^T over the eigenvectors of C0 = mean k k^T of general text
+    left after removing the top ones that together hold ``protect`` of its trace (0 < protect < 1).
+    Keys projected by P solve to a Delta whose rows lie in that space, so k0 @ Delta ~ 0 for keys
+    of general text. general_keys: (N0, d_in); returns (d_in, d_in) fp32."""
+    k0 = general_keys.double()
+    c0 = k0.T @ k0 / max(k0.shape[0], 1)  # (d_in, d_in)
+    evals, evecs = torch.linalg.eigh((c0 + c0.T) / 2)  # ascending
+    share = evals.flip(0).clamp(min=0).cumsum(0) / evals.clamp(min=0).sum().clamp(min=1e-30)
+    top = int((share < protect).sum()) + 1  # smallest number of top directions holding ``protect``
+    null = evecs[:, : max(evecs.shape[1] - top, 0)]  # (d_in, d_in - top)
+    return (null @ null.T).float()

@@ -4,9 +4,7 @@ Passwords are random and printed once per run (a re-run gives new ones). Refuses
 unless DEBUG is on or --force is given, so it never seeds a production database by accident.
 """
 
-import json
 import secrets
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,31 +12,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from apps.accounts.roles import Role, grant_role
-from apps.facts.validation import clean_locality_probes
 from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
 
 DEMO_LINE = "demo"
-MAX_DEMO_PROBES = 50
 
 
 def demo_username(role: Role) -> str:
     return f"demo-{role.value}"
-
-
-def reference_locality_probes(model_dir: Path) -> list[dict]:
-    """The bundled reference model's locality probes, if it has been built (else none)."""
-    path = Path(model_dir) / "locality_probes.jsonl"
-    if not path.is_file():
-        return []
-    probes = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            probes.append({"prompt": row["prompt"], "answer": row.get("answer")})
-        if len(probes) == MAX_DEMO_PROBES:
-            break
-    return clean_locality_probes(probes)
 
 
 class Command(BaseCommand):
@@ -68,9 +49,9 @@ class Command(BaseCommand):
             line = create_model_line(
                 accounts[Role.OPERATOR],
                 name=DEMO_LINE,
-                description="Demo line on the bundled reference model",
+                description="Demo line on the bundled SmolLM2-135M-Instruct",
                 base_model="",
-                locality_probes=reference_locality_probes(settings.AMEND_REFERENCE_MODEL_DIR),
+                locality_probes=[],
             )
             lines.append(f"Model line {line.name!r} created ({len(line.locality_probes)} locality probes).")
         else:

@@ -1,0 +1,53 @@
+"""The editor benchmark's printed table: one column per method, then each method's turns."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return str(x)
+
+
+ROWS = [
+    ("ES (efficacy, token)", lambda r: r["metrics"].get("efficacy")),
+    ("GS (generalization, token)", lambda r: r["metrics"].get("generalization")),
+    ("ES says target (greedy)", lambda r: r["metrics"].get("generation_efficacy")),
+    ("GS says target (greedy)", lambda r: r["metrics"].get("generation_generalization")),
+    ("LS (agreement w/ pre-edit)", lambda r: r["metrics"].get("locality")),
+    ("LS accuracy vs loc_ans", lambda r: r["metrics"].get("locality_accuracy")),
+    ("retention (turns 1..T-1)", lambda r: r["metrics"].get("retention")),
+    ("perplexity drift", lambda r: r["metrics"].get("perplexity_drift")),
+    (
+        "ES / GS before editing",
+        lambda r: f"{r['before'].get('efficacy', 0):.3f}/{r['before'].get('generalization', 0):.3f}",
+    ),
+    ("edits/s (edit phase)", lambda r: r["edits_per_s"]),
+    ("edit time / fwd+bwd", lambda r: r["edit_to_forward_backward"]),
+    ("setup once, s", lambda r: r["setup_s"]),
+    ("peak memory, MiB", lambda r: r["peak_memory_bytes"] / 2**20),
+    ("peak mem growth turn 2..T", lambda r: r["peak_memory_growth_turn2_to_last"]),
+]
+
+
+def print_table(results: list[dict], out=sys.stdout) -> None:
+    names = [r["method"] for r in results]
+    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names), file=out)
+    for label, get in ROWS:
+        print(f"{label:28s}" + "".join(f"{_fmt(get(r)):>14s}" for r in results), file=out)
+    for r in results:
+        cfg = r["config"]
+        settings = " ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("method", "modules"))
+        print(f"\n{r['method']}: modules={','.join(cfg['modules'])} {settings}", file=out)
+        print(f"  device={r['device']} edits={r['edits']} (skipped as too long: {r['skipped_too_long']})", file=out)
+        print(f"{'turn':>5s} {'latency_s':>10s} {'fwd+bwd_s':>10s} {'peak_MiB':>10s}", file=out)
+        for t in r["per_turn"]:
+            print(
+                f"{t['turn']:5d} {t['latency_s']:10.3f} {t['forward_backward_s']:10.3f} "
+                f"{t['peak_memory_bytes'] / 2**20:10.1f}",
+                file=out,
+            )

@@ -1,0 +1,126 @@
+"""Forward passes that score only what an edit needs.
+
+Two savings over ``model(input_ids).logits``:
+- logits only at the scored positions: the output head (vocabulary x hidden, 28 M of SmolLM2's
+  135 M parameters) runs on the few target positions instead of every position of the batch, and
+  a batch's full (B, T, V) logits are never materialised;
+- a trunk cache: the blocks below the lowest edited one do not change while a batch is edited,
+  so their output is computed once per batch and every closed-form step runs only the blocks
+  from the lowest edited one up. This needs a model whose blocks take the hidden state alone
+  (rotary positions, no absolute position embedding or scaling added to ``inputs_embeds``); for
+  other families the full stack runs every time (same result, more time).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+# Model types whose backbone runs ``layers`` on ``inputs_embeds`` unchanged (rotary positions).
+_TRUNCATABLE = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "phi3"}
+
+
+def backbone(model: nn.Module) -> nn.Module:
+    """The decoder stack without the output head (``model.model`` for Llama, ``transformer`` for GPT-2)."""
+    return model.base_model
+
+
+def head(model: nn.Module) -> nn.Module:
+    return model.get_output_embeddings()
+
+
+def block_list(model: nn.Module) -> nn.ModuleList | None:
+    base = backbone(model)
+    for attr in ("layers", "h", "blocks"):
+        blocks = getattr(base, attr, None)
+        if isinstance(blocks, nn.ModuleList):
+            return blocks
+    return None
+
+
+def scored_logits(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    scored: torch.Tensor,
+    *,
+    inputs_embeds: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Logits (N, V) at the ``scored`` positions (B, T) only, in row-major order."""
+    if inputs_embeds is not None:
+        hidden = backbone(model)(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False)
+    else:
+        hidden = backbone(model)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    return head(model)(hidden.last_hidden_state[scored])  # (N, V)
+
+
+class BlockReachedError(Exception):
+    """Raised by a hook to end a forward pass once what it needed has been seen."""
+
+
+class Trunk:
+    """The input of the lowest edited block for one batch, computed once; ``logits`` then runs the
+    blocks from there up. Falls back to the whole model where the family cannot be cut."""
+
+    def __init__(
+        self, model: nn.Module, edited: list[nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> None:
+        self.model = model
+        self.input_ids = input_ids  # (B, T)
+        self.attention_mask = attention_mask  # (B, T)
+        self.start = self._lowest_block(edited)
+        self.hidden: torch.Tensor | None = None  # (B, T, d_model): input of block ``start``
+        if self.start is not None and self.start > 0:
+            self.hidden = self._block_input(self.start)
+
+    def _lowest_block(self, edited: list[nn.Module]) -> int | None:
+        if getattr(self.model.config, "model_type", "") not in _TRUNCATABLE:
+            return None
+        blocks = block_list(self.model)
+        if blocks is None:
+            return None
+        owners = []
+        for module in edited:
+            owner = next((i for i, b in enumerate(blocks) if any(m is module for m in b.modules())), None)
+            if owner is None:
+                return None
+            owners.append(owner)
+        return min(owners)
+
+    @torch.no_grad()
+    def _block_input(self, index: int) -> torch.Tensor:
+        seen: dict[str, torch.Tensor] = {}
+
+        def grab(_module, args, kwargs):
+            seen["hidden"] = (args[0] if args else kwargs["hidden_states"]).detach()
+            raise BlockReachedError
+
+        handle = block_list(self.model)[index].register_forward_pre_hook(grab, with_kwargs=True)
+        try:
+            backbone(self.model)(input_ids=self.input_ids, attention_mask=self.attention_mask, use_cache=False)
+        except BlockReachedError:
+            pass
+        finally:
+            handle.remove()
+        return seen["hidden"]
+
+    @contextmanager
+    def _upper_blocks(self):
+        base = backbone(self.model)
+        blocks = block_list(self.model)
+        name = next(a for a in ("layers", "h", "blocks") if getattr(base, a, None) is blocks)
+        setattr(base, name, nn.ModuleList(list(blocks)[self.start :]))
+        try:
+            yield
+        finally:
+            setattr(base, name, blocks)
+
+    def logits(self, rows: slice, scored: torch.Tensor) -> torch.Tensor:
+        """Logits (N, V) at the scored positions (b, T) of the batch rows ``rows``."""
+        ids, mask = self.input_ids[rows], self.attention_mask[rows]
+        if self.hidden is None:
+            return scored_logits(self.model, ids, mask, scored)
+        with self._upper_blocks():
+            return scored_logits(self.model, ids, mask, scored, inputs_embeds=self.hidden[rows])
