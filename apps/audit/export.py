@@ -9,27 +9,13 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from apps.audit.chain import HASHED_FIELDS
 from apps.audit.models import AuditEvent
 
 EXPORT_FORMATS = ("csv", "json")
 # What spreadsheets treat as the start of a formula (CSV injection), plus the escape itself.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-COLUMNS = [
-    "id",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "model_line_id",
-    "fact_id",
-    "before",
-    "after",
-    "request_id",
-    "prev_hash",
-    "hash",
-]
+COLUMNS = ["id", *HASHED_FIELDS, "prev_hash", "hash"]
 
 
 def event_row(event: AuditEvent) -> dict:

@@ -7,6 +7,8 @@ owner's rights, and verify_audit would still find the missing chain.
 
 from django.db import migrations
 
+from migrations.audit._postgres import postgres_sql
+
 CREATE = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
 BEGIN
@@ -25,17 +27,7 @@ DROP FUNCTION IF EXISTS audit_refuse_change();
 """
 
 
-def create_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
 
-    operations = [migrations.RunPython(create_trigger, drop_trigger)]
+    operations = [postgres_sql(CREATE, DROP)]

@@ -7,6 +7,8 @@ as the two separate statements did.
 
 from django.db import migrations
 
+from migrations.audit._postgres import postgres_sql
+
 CREATE = """
 CREATE OR REPLACE FUNCTION audit_lock_chain_tail(lock_key bigint) RETURNS varchar AS $$
 BEGIN
@@ -19,17 +21,7 @@ $$ LANGUAGE plpgsql VOLATILE;
 DROP = "DROP FUNCTION IF EXISTS audit_lock_chain_tail(bigint);"
 
 
-def create_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def drop_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0002_append_only_trigger")]
 
-    operations = [migrations.RunPython(create_function, drop_function)]
+    operations = [postgres_sql(CREATE, DROP)]

@@ -8,6 +8,8 @@ owner who could disable this trigger is the migration role, which the app never 
 
 from django.db import migrations
 
+from migrations.audit._postgres import postgres_sql
+
 CREATE = """
 CREATE OR REPLACE FUNCTION audit_refuse_truncate() RETURNS trigger AS $$
 BEGIN
@@ -29,17 +31,7 @@ DROP FUNCTION IF EXISTS audit_refuse_truncate();
 """
 
 
-def create_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0003_chain_tail_function")]
 
-    operations = [migrations.RunPython(create_trigger, drop_trigger)]
+    operations = [postgres_sql(CREATE, DROP)]
