@@ -81,7 +81,7 @@ def export_checkpoint(self, version_id: int) -> dict:
     if version is None or version.checkpoint_uri or not version.mlflow_run_id:
         return {"version": version_id, "skipped": True}
     model = lineage.line_model(version.model_line)
-    lineage.materialise(model, version)
+    lineage.hold_version(model, version)
     directory = Path(tempfile.mkdtemp(prefix="amend-checkpoint-"))
     try:
         model.loaded.model.save_pretrained(directory, safe_serialization=True)
@@ -109,7 +109,7 @@ def answer_probe(probe_id: int) -> dict:
         return {"probe": probe_id, "skipped": True}
     try:
         model = lineage.line_model(probe.model_line)
-        lineage.materialise(model, probe.version)
+        lineage.hold_version(model, probe.version)
         answer = generate_answer(model.loaded, probe.prompt, max_new_tokens=probe.max_new_tokens)
     except (EditorError, lineage.LineageError, tracking.TrackingUnavailableError) as exc:
         actions.finish_probe(probe, error=str(exc))

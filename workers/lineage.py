@@ -35,6 +35,9 @@ class LineModel:
     content_hash: str = ""
     load_seconds: float = 0.0
     fluency_text: str = ""
+    # Per edited module, its inputs on general text through the *base* weights (the editor's fixed
+    # preservation matrices are built from them): computed once at load, before any version is held.
+    general_keys: dict | None = None
 
 
 _LINES: "OrderedDict[int, LineModel]" = OrderedDict()
@@ -62,7 +65,7 @@ def line_model(line: ModelLine) -> LineModel:
         _LINES.move_to_end(line.pk)
         cached.load_seconds = 0.0
         return cached
-    from workers.editor import DEFAULT_FLUENCY_TEXT, BaseSnapshot, EditorConfig, load_model
+    from workers.editor import DEFAULT_FLUENCY_TEXT, BaseSnapshot, Editor, EditorConfig, load_model
 
     started = time.perf_counter()
     path = base_model_path(line)
@@ -70,6 +73,7 @@ def line_model(line: ModelLine) -> LineModel:
     overrides = {**line.editor_settings, "modules": list(line.edited_modules) or None}
     config = EditorConfig.for_model(loaded, **overrides)
     base = BaseSnapshot.capture(loaded, config.modules)
+    general_keys = Editor(loaded, config).prepare()
     model = LineModel(
         key=key,
         loaded=loaded,
@@ -77,6 +81,7 @@ def line_model(line: ModelLine) -> LineModel:
         config=config,
         load_seconds=time.perf_counter() - started,
         fluency_text=DEFAULT_FLUENCY_TEXT,
+        general_keys=general_keys,
     )
     _LINES[line.pk] = model
     while len(_LINES) > settings.AMEND_WORKER_MAX_LINES:
@@ -104,14 +109,14 @@ def load_normalizer(version: ModelVersion) -> Any:
     return Normalizer.load(tracking.fetch_artifact(version.normalizer_path, cache_dir()))
 
 
-def materialise(model: LineModel, version: ModelVersion) -> str:
+def hold_version(model: LineModel, version: ModelVersion) -> str:
     """Make the in-memory weights exactly `version` (a no-op when they already are)."""
     if model.version_id == version.pk:
         return model.content_hash
-    from workers.editor import materialize
+    from workers.editor import write_version_weights
 
     model.version_id = None
-    content_hash = materialize(model.loaded, model.base, [load_delta(uri) for uri in version.delta_chain])
+    content_hash = write_version_weights(model.loaded, model.base, [load_delta(uri) for uri in version.delta_chain])
     if version.content_hash and content_hash != version.content_hash:
         raise LineageError(
             f"{version.label} rebuilt with content hash {content_hash[:12]}, recorded {version.content_hash[:12]}"

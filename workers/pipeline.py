@@ -1,7 +1,8 @@
 """From a batch to a recorded version: materialise the parent, edit, evaluate, track, record.
 
-Plain functions (the Celery tasks in workers/gpu.py and `manage.py bench_pipeline` both call
-them). The order makes a crash at any point harmless: nothing reaches the database until MLflow
+Plain functions (the Celery tasks in workers/gpu.py and `python -m bench pipeline` both call them):
+`gather` reads the database, `edit_and_evaluate` touches only the model and files, `apply_batch`
+records. The order makes a crash at any point harmless: nothing reaches the database until MLflow
 holds the version, and the database write is one transaction keyed on the batch.
 """
 
@@ -9,6 +10,7 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
+from apps.releases.progress import report_stage
 from apps.releases.records import BuiltVersion
 from workers import lineage, tracking
 from workers.locks import lineage_lock
@@ -77,15 +80,15 @@ def retention_sample(fact_ids: list[int], seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(sorted(fact_ids), size))
 
 
-def _answers(model: lineage.LineModel, facts: list[FactEdit]) -> list[str]:
-    """Greedy answers to the facts' prompts, a couple of tokens beyond the longest target."""
-    from workers.answers import greedy_answers
+def _answers(model: lineage.LineModel, requests: list[Any]) -> list[str]:
+    """Greedy answers to the requests' prompts, a couple of tokens beyond the longest target."""
+    from workers.editor import greedy_answers
     from workers.editor.tokens import target_ids
 
-    if not facts:
+    if not requests:
         return []
-    longest = max(len(target_ids(model.loaded.tokenizer, fact.target)) for fact in facts)
-    return greedy_answers(model.loaded, [fact.prompt for fact in facts], max_new_tokens=min(24, longest + 2))
+    longest = max(len(target_ids(model.loaded.tokenizer, r.target)) for r in requests)
+    return greedy_answers(model.loaded, [r.prompt for r in requests], max_new_tokens=min(24, longest + 2))
 
 
 def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
@@ -93,9 +96,9 @@ def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
     existing = ModelVersion.objects.filter(model_line=line, number=0).first()
     if existing is not None:
         return existing
-    from workers.editor import materialize
+    from workers.editor import write_version_weights
 
-    content_hash = materialize(model.loaded, model.base, [])
+    content_hash = write_version_weights(model.loaded, model.base, [])
     model.version_id = None
     path = lineage.base_model_path(line)
     tracked = tracking.log_version(
@@ -119,30 +122,37 @@ def _editor_params(model: lineage.LineModel) -> dict[str, Any]:
     return {f"editor.{key}": value for key, value in model.config.to_dict().items()}
 
 
-def build(
-    line: ModelLine,
-    model: lineage.LineModel,
-    batch: Batch,
-    start: ModelVersion,
-    segments: list[tuple[int | None, list[int]]],
-    staging: Path,
-    stages: Stages,
-) -> tuple[BuiltVersion, dict[str, Any]]:
-    """Edit `start` with each segment of facts in turn and evaluate the result. Files go to `staging`."""
-    import torch
+@dataclass
+class BuildInputs:
+    """Everything a build reads from the database, gathered before the model is touched."""
 
-    from workers.editor import Editor, EditorError, evaluate, locality_baseline, materialize, perplexity
-    from workers.editor.model import get_module
+    fact_ids: list[int]
+    requests: list[Any]  # workers.editor.EditRequest, in fact order
+    segments: list[list[int]]  # fact ids edited as one Editor.apply each, in order
+    retained: list[Any]  # earlier facts of the lineage whose retention is measured
+    probes: list[Any]  # locality probes: the line's, the general set, the facts' own
+    answered: list[int]  # facts whose answers before/after are recorded
 
-    built_from = timezone.now()
-    with stages.timed("materialise"):
-        lineage.materialise(model, start)
+
+@dataclass
+class Outcome:
+    """What editing and evaluating produced; the deltas and normaliser state are files in staging."""
+
+    content_hash: str
+    metrics: dict[str, float]
+    per_fact: dict[int, dict[str, Any]]
+    failure: str
+    evaluation: dict[str, Any]
+
+
+def gather(
+    line: ModelLine, batch: Batch, start: ModelVersion, segments: list[tuple[int | None, list[int]]]
+) -> BuildInputs:
     fact_ids = [fact_id for _, ids in segments for fact_id in ids]
     facts = FactEdit.objects.in_bulk(fact_ids)
-    requests = [_edit_request(facts[fact_id]) for fact_id in fact_ids]
     retained_ids = retention_sample(start.applied_fact_ids(), seed=batch.pk)
     retained_facts = FactEdit.objects.in_bulk(retained_ids)
-    retained = [_edit_request(retained_facts[i]) for i in retained_ids if i in retained_facts]
+    requests = [_edit_request(facts[fact_id]) for fact_id in fact_ids]
     probes = _line_probes(line)
     seen = {(p.prompt, p.answer) for p in probes}
     for request in requests:
@@ -150,25 +160,51 @@ def build(
             if (probe.prompt, probe.answer) not in seen:
                 seen.add((probe.prompt, probe.answer))
                 probes.append(probe)
-    answer_limit = settings.AMEND_FACT_ANSWERS
-    answered = fact_ids[:answer_limit]
+    return BuildInputs(
+        fact_ids=fact_ids,
+        requests=requests,
+        segments=[ids for _, ids in segments],
+        retained=[_edit_request(retained_facts[i]) for i in retained_ids if i in retained_facts],
+        probes=probes,
+        answered=fact_ids[: settings.AMEND_FACT_ANSWERS],
+    )
 
+
+def edit_and_evaluate(
+    model: lineage.LineModel,
+    start: ModelVersion,
+    inputs: BuildInputs,
+    staging: Path,
+    stages: Stages,
+    progress: Callable[[str], None],
+) -> Outcome:
+    """Edit `start` with each segment in turn and evaluate the result: no database access.
+    ``progress(stage)`` is told when editing and evaluating begin."""
+    import torch
+
+    from workers.editor import Editor, EditorError, evaluate, locality_baseline, perplexity, write_version_weights
+    from workers.editor.model import get_module
+
+    with stages.timed("materialise"):
+        lineage.hold_version(model, start)
+    by_id = dict(zip(inputs.fact_ids, inputs.requests, strict=True))
+    answered = [by_id[i] for i in inputs.answered]
     with stages.timed("evaluate"):
-        baseline = locality_baseline(model.loaded, probes)
+        baseline = locality_baseline(model.loaded, inputs.probes)
         perplexity_before = perplexity(model.loaded, model.fluency_text)
-        answers_before = dict(zip(answered, _answers(model, [facts[i] for i in answered]), strict=True))
+        answers_before = _answers(model, answered)
 
+    progress("editing")
     with stages.timed("edit"):
-        editor = Editor(model.loaded, model.config, lineage.load_normalizer(start))
-        deltas = []
-        for _, ids in segments:
-            deltas.append(editor.apply([requests[fact_ids.index(i)] for i in ids]))
+        editor = Editor(model.loaded, model.config, lineage.load_normalizer(start), general_keys=model.general_keys)
+        deltas = [editor.apply([by_id[i] for i in ids]) for ids in inputs.segments]
     failure = ""
     with stages.timed("materialise"):
         # Canonical weights: base + the whole chain summed in fp32, as any machine will rebuild them.
         model.version_id = None
         try:
-            content_hash = materialize(model.loaded, model.base, [*map(lineage.load_delta, start.delta_chain), *deltas])
+            chain = [*map(lineage.load_delta, start.delta_chain), *deltas]
+            content_hash = write_version_weights(model.loaded, model.base, chain)
         except EditorError as exc:
             raise EditorError(f"the edit produced unusable weights: {exc}") from exc
         weights = {name: get_module(model.loaded.model, name).weight for name in model.base.modules}
@@ -176,62 +212,50 @@ def build(
         if bad:
             failure = f"non-finite weights in {', '.join(bad)}"
 
+    progress("evaluating")
     with stages.timed("evaluate"):
         report = evaluate(
             model.loaded,
-            requests,
+            inputs.requests,
             locality_baseline=baseline,
-            retained=retained,
+            retained=inputs.retained,
             fluency_text=model.fluency_text,
             perplexity_before=perplexity_before,
         )
-        answers_after = dict(zip(answered, _answers(model, [facts[i] for i in answered]), strict=True))
+        answers_after = _answers(model, answered)
 
-    per_fact: dict[int, dict[str, Any]] = {}
-    for fact_id, item in zip(fact_ids, report.per_request, strict=True):
-        result = {key: item[key] for key in ("efficacy", "generalization", "locality") if key in item}
-        if fact_id in answers_before:
-            result["answer_before"] = answers_before[fact_id]
-            result["answer_after"] = answers_after[fact_id]
-        per_fact[fact_id] = result
-
+    per_fact = {
+        fact_id: _fact_result(item, answers_before, answers_after, index)
+        for index, (fact_id, item) in enumerate(zip(inputs.fact_ids, report.per_request, strict=True))
+    }
     with stages.timed("mlflow"):
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "deltas").mkdir(parents=True)
         for index, delta in enumerate(deltas, start=1):
             delta.save(staging / "deltas" / f"delta-{index}.safetensors")
         editor.normalizer.save(staging / "normalizer.safetensors")
-    stored = sum(f.stat().st_size for f in staging.rglob("*.safetensors"))
-    built = BuiltVersion(
-        parent_id=start.pk,
-        fact_ids=fact_ids,
-        content_hash=content_hash,
-        metrics={key: float(value) for key, value in report.metrics.items()},
-        per_fact=per_fact,
-        delta_paths=[],
-        normalizer_path="",
-        delta_bytes=stored,
-        checkpoint_bytes=lineage.checkpoint_bytes(lineage.base_model_path(line)),
-        stage_seconds={},
-        built_from=built_from,
-        built_until=built_from,
-        replayed_batch_ids=[batch_id for batch_id, _ in segments if batch_id is not None]
-        if batch.kind == BatchKind.REVERT
-        else [],
-        failure=failure,
-        editor_settings=model.config.to_dict(),
-    )
+    metrics = {key: float(value) for key, value in report.metrics.items()}
     evaluation = {
-        "batch": batch.pk,
-        "kind": batch.kind,
         "parent_version": start.number,
-        "metrics": built.metrics,
-        "per_fact": [{"fact_id": fact_id, **per_fact[fact_id]} for fact_id in fact_ids],
-        "retained_facts": len(retained),
-        "locality_probes": len(probes),
+        "metrics": metrics,
+        "per_fact": [{"fact_id": fact_id, **per_fact[fact_id]} for fact_id in inputs.fact_ids],
+        "retained_facts": len(inputs.retained),
+        "locality_probes": len(inputs.probes),
         "content_hash": content_hash,
     }
-    return built, evaluation
+    return Outcome(content_hash, metrics, per_fact, failure, evaluation)
+
+
+def _fact_result(item: dict[str, Any], before: list[str], after: list[str], index: int) -> dict[str, Any]:
+    """A fact's figures in a version. ``took``: the model's greedy answer to the prompt now begins
+    with the target, which is what decides whether the fact counts as applied."""
+    result = {key: item[key] for key in ("efficacy", "generalization", "locality") if key in item}
+    result["took"] = bool(item.get("says_target", False))
+    if "paraphrases_say_target" in item:
+        result["paraphrases_took"] = item["paraphrases_say_target"]
+    if index < len(before):
+        result["answer_before"], result["answer_after"] = before[index], after[index]
+    return result
 
 
 def apply_batch(batch_id: int) -> ModelVersion | None:
@@ -249,6 +273,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         if existing is not None or batch.state != BatchState.PENDING:
             return existing
         stages = Stages()
+        report_stage(batch.pk, "loading")
         model = lineage.line_model(line)
         stages.seconds["load"] = model.load_seconds
         with stages.timed("mlflow"):
@@ -259,12 +284,15 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         else:
             start, segments = head, [(batch.pk, list(batch.fact_ids))]
         staging = lineage.cache_dir() / "staging" / f"batch-{batch.pk}"
+        number = actions.next_version_number(line)
+        built_from = timezone.now()
         if segments:
-            built, evaluation = build(line, model, batch, start, segments, staging, stages)
+            inputs = gather(line, batch, start, segments)
+            outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: report_stage(batch.pk, s))
+            fact_ids = inputs.fact_ids
         else:
-            built, evaluation = _empty_replay(line, model, batch, start, staging, stages)
-        numbers = ModelVersion.objects.filter(model_line=line).order_by("-number").values_list("number", flat=True)
-        number = (numbers.first() or 0) + 1
+            outcome, fact_ids = _empty_replay(model, start, staging, stages), []
+        report_stage(batch.pk, "recording")
         with stages.timed("mlflow"):
             tracked = tracking.log_version(
                 line,
@@ -276,53 +304,54 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
                     "batch": batch.pk,
                     "kind": batch.kind,
                     "parent_version": start.number,
-                    "fact_count": len(built.fact_ids),
+                    "fact_count": len(fact_ids),
                     "base_model": lineage.base_model_path(line),
                     **_editor_params(model),
                 },
-                metrics={**built.metrics, "delta_bytes": built.delta_bytes},
+                metrics={**outcome.metrics, "delta_bytes": _stored_bytes(staging)},
                 artifacts_dir=staging,
-                report=evaluation,
-                content_hash=built.content_hash,
-                fact_count=len(built.fact_ids),
+                report={"batch": batch.pk, "kind": batch.kind, **outcome.evaluation},
+                content_hash=outcome.content_hash,
+                fact_count=len(fact_ids),
             )
         run_dir = lineage.cache_dir() / tracked.run_id
         shutil.rmtree(run_dir, ignore_errors=True)
+        stored = _stored_bytes(staging)
         shutil.move(str(staging), run_dir)
         count = len(list((run_dir / "deltas").glob("delta-*.safetensors")))
-        built.delta_paths = [f"runs:/{tracked.run_id}/deltas/delta-{i}.safetensors" for i in range(1, count + 1)]
-        built.normalizer_path = f"runs:/{tracked.run_id}/normalizer.safetensors"
-        built.stage_seconds = {key: round(value, 4) for key, value in stages.seconds.items()}
-        built.built_until = timezone.now()
+        built = BuiltVersion(
+            number=number,
+            parent_id=start.pk,
+            fact_ids=fact_ids,
+            content_hash=outcome.content_hash,
+            metrics=outcome.metrics,
+            per_fact=outcome.per_fact,
+            delta_paths=[f"runs:/{tracked.run_id}/deltas/delta-{i}.safetensors" for i in range(1, count + 1)],
+            normalizer_path=f"runs:/{tracked.run_id}/normalizer.safetensors",
+            delta_bytes=stored,
+            checkpoint_bytes=lineage.checkpoint_bytes(lineage.base_model_path(line)),
+            stage_seconds={key: round(value, 4) for key, value in stages.seconds.items()},
+            built_from=built_from,
+            built_until=timezone.now(),
+            replayed_batch_ids=[b for b, _ in segments if b is not None] if batch.kind == BatchKind.REVERT else [],
+            failure=outcome.failure,
+            editor_settings=model.config.to_dict(),
+        )
         version = actions.record_version(batch, built, tracked)
         if version.content_hash == built.content_hash:
             lineage.remember(model, version)
         return version
 
 
-def _empty_replay(
-    line: ModelLine, model: lineage.LineModel, batch: Batch, start: ModelVersion, staging: Path, stages: Stages
-) -> tuple[BuiltVersion, dict[str, Any]]:
+def _stored_bytes(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.rglob("*.safetensors")) if directory.is_dir() else 0
+
+
+def _empty_replay(model: lineage.LineModel, start: ModelVersion, staging: Path, stages: Stages) -> Outcome:
     """Reverting the only fact after `start`: the new version is `start`'s weights, re-recorded."""
     with stages.timed("materialise"):
-        content_hash = lineage.materialise(model, start)
+        content_hash = lineage.hold_version(model, start)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     lineage.load_normalizer(start).save(staging / "normalizer.safetensors")
-    now = timezone.now()
-    built = BuiltVersion(
-        parent_id=start.pk,
-        fact_ids=[],
-        content_hash=content_hash,
-        metrics=dict(start.metrics),
-        per_fact={},
-        delta_paths=[],
-        normalizer_path="",
-        delta_bytes=0,
-        checkpoint_bytes=lineage.checkpoint_bytes(lineage.base_model_path(line)),
-        stage_seconds={},
-        built_from=now,
-        built_until=now,
-        editor_settings=model.config.to_dict(),
-    )
-    return built, {"batch": batch.pk, "kind": batch.kind, "parent_version": start.number, "replayed": []}
+    return Outcome(content_hash, dict(start.metrics), {}, "", {"parent_version": start.number, "replayed": []})

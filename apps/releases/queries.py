@@ -6,6 +6,7 @@ while the actions hold the line's row locked.
 """
 
 from django.db import connection
+from django.db.models import Max
 
 from amend.errors import TransitionError
 from apps.modellines.models import ModelLine
@@ -34,6 +35,12 @@ _DESCENDANTS_SQL = f"""
     )
     SELECT id FROM below
 """
+
+
+def next_version_number(model_line: ModelLine | int) -> int:
+    """The number the line's next version gets (one above its highest)."""
+    top = ModelVersion.objects.filter(model_line=model_line).aggregate(top=Max("number"))["top"]
+    return (top or 0) + 1
 
 
 def production_version(model_line: ModelLine | int) -> ModelVersion | None:

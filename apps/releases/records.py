@@ -9,11 +9,12 @@ from typing import Any
 class BuiltVersion:
     """A version computed by a worker, not yet recorded: the inputs of `actions.record_version`."""
 
+    number: int  # the version number, taken once (`queries.next_version_number`) under the lineage lock
     parent_id: int
     fact_ids: list[int]
     content_hash: str
     metrics: dict[str, float]
-    # fact id -> {efficacy, generalization, locality, answer_before, answer_after, ...}
+    # fact id -> {took, efficacy, generalization, locality, answer_before, answer_after, ...}
     per_fact: dict[int, dict[str, Any]]
     # The deltas this version adds to its parent, in order (local paths).
     delta_paths: list[str]

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from tests.editor.conftest import edits, tiny_gpt2
 from bench.__main__ import main
+from tests.editor.conftest import edits, tiny_gpt2
 
 
 @pytest.fixture

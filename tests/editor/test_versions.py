@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.editor.conftest import edits, tiny_gpt2, tiny_llama
-from workers.editor import BaseSnapshot, Delta, Editor, EditorConfig, EditorError, content_hash, materialize
+from workers.editor import BaseSnapshot, Delta, Editor, EditorConfig, EditorError, content_hash, write_version_weights
 
 
 def weights(loaded, modules):
@@ -45,10 +45,10 @@ def test_materialised_version_is_bitwise_reproducible(tokenizer, build):
     editor = Editor(first, config)
     deltas = [editor.apply(edits()[:2]), editor.apply(edits()[2:])]
 
-    hash_a = materialize(first, base, deltas)
-    again = materialize(first, base, deltas)
+    hash_a = write_version_weights(first, base, deltas)
+    again = write_version_weights(first, base, deltas)
     elsewhere = build(tokenizer)  # a fresh copy of the same base model, as on another worker
-    hash_b = materialize(elsewhere, base, deltas)
+    hash_b = write_version_weights(elsewhere, base, deltas)
     assert hash_a == again == hash_b == content_hash(elsewhere, config.modules)
     for n in config.modules:
         assert torch.equal(first.model.get_submodule(n).weight, elsewhere.model.get_submodule(n).weight)
@@ -62,7 +62,7 @@ def test_materialised_version_is_bitwise_reproducible(tokenizer, build):
         torch.testing.assert_close(live.model.get_submodule(n).weight, first.model.get_submodule(n).weight)
 
     # Rolling back to the base is exact, and its hash is the base's.
-    base_hash = materialize(first, base, [])
+    base_hash = write_version_weights(first, base, [])
     assert base_hash != hash_a
     assert base_hash == content_hash(build(tokenizer), config.modules)
 
@@ -86,5 +86,5 @@ def test_non_finite_delta_is_refused_and_model_unchanged(gpt2):
     with pytest.raises(EditorError, match="non-finite"):
         bad.apply_to(gpt2.model)
     with pytest.raises(EditorError, match="non-finite"):
-        materialize(gpt2, BaseSnapshot.capture(gpt2, config.modules), [bad])
+        write_version_weights(gpt2, BaseSnapshot.capture(gpt2, config.modules), [bad])
     assert content_hash(gpt2, config.modules) == before

@@ -17,11 +17,11 @@ from celery import current_app
 from tests.pipeline.conftest import (  # noqa: F401 - fixtures reused as they are
     _mlflow_template,
     approve_edits,
+    base_model,
     edits,
     mlflow_store,
     open_gates,
     pipeline_line,
-    reference_model,
     wait,
     workers,
 )

@@ -1,4 +1,4 @@
-"""Fixtures for the release pipeline: the tiny reference model, a real MLflow store and real Celery workers.
+"""Fixtures for the release pipeline: the bundled real model, a real MLflow store and real Celery workers.
 
 The workers are separate processes (`celery -A amend worker`) against the test database, so these
 tests use committed transactions (`transactional_db`) on PostgreSQL, the way production runs.
@@ -28,25 +28,23 @@ from apps.modellines.actions import create_model_line, update_model_line
 from apps.modellines.models import ModelLine
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_CACHE = ROOT / "var" / "test-cache" / "reference-tiny"
+BASE_MODEL = ROOT / "var" / "models" / "smollm2-135m"
+FACTS = Path(__file__).with_name("facts.jsonl")
 WORKER_START_TIMEOUT = 90
 
 
 @pytest.fixture(scope="session")
-def reference_model() -> Path:
-    """The tiny reference model, built once (seeded, so every build is the same) and cached under var/."""
-    from workers.editor.reference_model import build_reference_model
+def base_model() -> Path:
+    """The bundled SmolLM2-135M-Instruct, prepared once (make test does it first; idempotent)."""
+    from workers.editor.bundled import prepare
 
-    marker = REFERENCE_CACHE / "world.json"
-    if not marker.exists():
-        build_reference_model(REFERENCE_CACHE, size="tiny")
-    return REFERENCE_CACHE
+    return prepare("smollm2", BASE_MODEL)
 
 
 @pytest.fixture(scope="session")
-def edits(reference_model: Path) -> list[dict]:
-    """Counterfactual edits of the reference world (ZsRE format)."""
-    return [json.loads(line) for line in (reference_model / "edits.jsonl").read_text().splitlines() if line.strip()]
+def edits() -> list[dict]:
+    """Counterfactual edits of real facts the model knows (ZsRE format)."""
+    return [json.loads(line) for line in FACTS.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +182,7 @@ class Workers:
 
 
 @pytest.fixture
-def workers(transactional_db, mlflow_store: MlflowStore, reference_model: Path, tmp_path: Path) -> Iterator[Workers]:
+def workers(transactional_db, mlflow_store: MlflowStore, base_model: Path, tmp_path: Path) -> Iterator[Workers]:
     """Start real Celery workers (both queues, prefetch 1, acks late) on this test's database and store."""
     purge_queues()
     env = {
@@ -194,7 +192,7 @@ def workers(transactional_db, mlflow_store: MlflowStore, reference_model: Path, 
         "MLFLOW_TRACKING_URI": mlflow_store.uri,
         "MLFLOW_ARTIFACT_ROOT": str(mlflow_store.artifacts),
         "AMEND_WORKER_CACHE_DIR": str(tmp_path / "worker-cache"),
-        "AMEND_REFERENCE_MODEL_DIR": str(reference_model),
+        "AMEND_BASE_MODEL_DIR": str(base_model),
         "AMEND_VAR_DIR": str(tmp_path / "var"),
         "AMEND_RETRY_BASE_SECONDS": "1",
         "AMEND_RETRY_MAX_SECONDS": "3",
@@ -233,7 +231,7 @@ def wait(workers: Workers) -> Callable[..., object]:
     return functools.partial(wait_for, workers=workers)
 
 
-# Gates the tiny reference model meets with the pinned editor settings below (efficacy ~1.0 on 4 edits).
+# Gates a good batch of these facts meets on the real model with the editor's defaults.
 LENIENT_GATES = {
     "min_efficacy": 0.5,
     "min_generalization": 0.0,
@@ -244,20 +242,14 @@ LENIENT_GATES = {
 
 
 @pytest.fixture
-def pipeline_line(operator, reference_model: Path) -> ModelLine:
-    probes = [
-        json.loads(line) for line in (reference_model / "locality_probes.jsonl").read_text().splitlines() if line
-    ][:8]
+def pipeline_line(operator, base_model: Path) -> ModelLine:
     return create_model_line(
         operator,
         name="world",
-        description="The tiny reference world",
-        base_model=str(reference_model),
-        locality_probes=[{"prompt": p["prompt"], "answer": p.get("answer")} for p in probes],
+        description="Real facts on the bundled model",
+        base_model=str(base_model),
+        locality_probes=[{"prompt": "The capital of Spain is", "answer": "Madrid"}],
         batch_size=4,
-        # The published algorithm with a step found for this tiny model: the editor's family defaults are
-        # tuned for the bundled (larger) reference model and move as it is tuned.
-        editor_settings={"method": "ultraedit", "lr": 3e-3},
         **LENIENT_GATES,
     )
 

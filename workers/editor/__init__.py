@@ -16,7 +16,7 @@ from .evaluate import (
 from .generate import generate_answer, greedy_answers, says_target
 from .model import LoadedModel, load_model, wrap_model
 from .normalizer import Normalizer
-from .versions import BaseSnapshot, content_hash, materialize
+from .versions import BaseSnapshot, content_hash, write_version_weights
 
 __all__ = [
     "DEFAULT_FLUENCY_TEXT",
@@ -37,9 +37,9 @@ __all__ = [
     "greedy_answers",
     "load_model",
     "locality_baseline",
-    "materialize",
     "perplexity",
     "read_zsre",
     "says_target",
     "wrap_model",
+    "write_version_weights",
 ]

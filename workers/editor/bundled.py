@@ -119,6 +119,11 @@ def prepare(name: str, out: str | Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
+    del model
+    from .editor import write_general_text
+    from .model import load_model
+
+    write_general_text(load_model(str(partial), device="cpu"))
     spec = BUNDLED[name]
     (partial / MARKER).write_text(json.dumps({"package": spec.package, "version": spec.version, "sha256": spec.sha256}))
     shutil.rmtree(out, ignore_errors=True)

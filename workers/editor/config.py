@@ -51,6 +51,7 @@ class EditorConfig:
     chunk: int = 0  # rows per forward/backward while capturing (0 = whole batch); bounds memory
     preserve_tokens: int = 4096  # tokens of general text used for C0
     null_space: float = 0.0  # amend: share of general text's key energy the edit must not touch (0 = off)
+    positions: str = "target"  # rows captured: "target" (scored positions, the paper) or "all" tokens
     calibrate: int = 0  # amend: calibration edits that seed an empty normaliser (0 = none, the paper)
 
     def __post_init__(self) -> None:
@@ -65,6 +66,8 @@ class EditorConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or value != value or value < 0 or value == float("inf"):
                 raise EditorError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.positions not in ("target", "all"):
+            raise EditorError(f"positions must be 'target' or 'all', got {self.positions!r}")
         if not 0 <= self.null_space < 1:
             raise EditorError(f"null_space must be in [0, 1), got {self.null_space!r}")
         if self.lam <= 0 and self.mu <= 0:
@@ -74,7 +77,13 @@ class EditorConfig:
             if not isinstance(value, int) or value < (1 if name == "steps" else 0):
                 raise EditorError(f"{name} must be an integer >= {1 if name == 'steps' else 0}, got {value!r}")
         if self.method == "ultraedit" and (
-            self.mu != 0 or self.nu != 0 or self.steps != 1 or self.settle or self.calibrate or self.null_space
+            self.mu != 0
+            or self.nu != 0
+            or self.steps != 1
+            or self.settle
+            or self.calibrate
+            or self.null_space
+            or self.positions != "target"
         ):
             raise EditorError(
                 "method ultraedit is the published algorithm: no mu, nu, settle, calibrate or extra steps; use amend"

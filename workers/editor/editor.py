@@ -13,6 +13,9 @@ fixed matrices built once from general text): memory does not grow with the numb
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from .config import EditorConfig
@@ -29,9 +32,26 @@ from .normalizer import Normalizer, shape_key
 from .tokens import edit_batch, prompt_ids
 from .ultraedit import null_space_projection, preservation_matrix, pseudo_values, ridge_factors
 
+GENERAL_TEXT = "amend-general-text.json"  # the model's own seeded samples, beside its weights
+
+
+def write_general_text(loaded: LoadedModel, tokens: int = 4096) -> Path:
+    """Sample the model's general text once (seed 0) and keep it in its directory."""
+    rows = sample_text(loaded, tokens, min(128, loaded.context_length), seed=0)
+    path = Path(loaded.name) / GENERAL_TEXT
+    path.write_text(json.dumps(rows))
+    return path
+
 
 class Editor:
-    def __init__(self, loaded: LoadedModel, config: EditorConfig, normalizer: Normalizer | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        config: EditorConfig,
+        normalizer: Normalizer | None = None,
+        *,
+        general_keys: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         config.validate()
         check_modules(loaded.model, config.modules)
         self.loaded = loaded
@@ -39,27 +59,38 @@ class Editor:
         self.normalizer = normalizer if normalizer is not None else Normalizer()
         # General text for the preservation term; None = sample it from the model itself.
         self.preserve_text: str | None = None
-        self._general: dict[str, torch.Tensor] | None = None
+        # Inputs of each module on general text (for C0 and the null space); pass the ones an earlier
+        # Editor of the same line built (``prepare()``) so they are computed once per model line.
+        self._general: dict[str, torch.Tensor] | None = general_keys
         self._preserve: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
         self._project: dict[str, torch.Tensor] | None = None
         self.last_losses: list[float] = []  # edit loss before each step of the last batch
 
-    def prepare(self) -> None:
-        """Build the fixed per-model-line matrices (C0 for amend with mu > 0) now rather than
-        inside the first batch."""
+    def prepare(self) -> dict[str, torch.Tensor] | None:
+        """Build the fixed per-model-line matrices (C0, the null space) now rather than inside the
+        first batch; returns the general-text keys they came from (None when the method needs none),
+        to hand to later Editors of the same line."""
         if self.config.method == "amend" and self.config.mu > 0:
             self._preservation()
         self._projection()
+        return self._general
 
     # -- preservation term -------------------------------------------------------------------
     def _general_token_rows(self) -> list[list[int]]:
-        """Token sequences of general text for C0: the model's own samples (its own picture of
-        "general text", as MEMIT uses Wikipedia for GPT-2), or ``preserve_text`` if set."""
+        """Token sequences of general text for C0: ``preserve_text`` if set, else the model's own
+        samples (its own picture of "general text", as MEMIT uses Wikipedia for GPT-2), read from
+        the model directory when it ships them (``GENERAL_TEXT``, written by fetch-model) so that a
+        worker does not sample them again at every start."""
         cfg, loaded = self.config, self.loaded
         window = min(128, loaded.context_length)
         if self.preserve_text is not None:
             ids = prompt_ids(loaded.tokenizer, self.preserve_text)[: cfg.preserve_tokens]
             return [ids[i : i + window] for i in range(0, len(ids), window) if len(ids[i : i + window]) > 1]
+        shipped = Path(loaded.name) / GENERAL_TEXT
+        if shipped.is_file():
+            rows = json.loads(shipped.read_text())
+            if sum(len(r) for r in rows) >= cfg.preserve_tokens:
+                return rows
         return sample_text(loaded, cfg.preserve_tokens, window, seed=0)
 
     def _regularizer(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
@@ -180,7 +211,7 @@ class Editor:
         modules = [get_module(self.loaded.model, n) for n in cfg.modules]
         trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask)  # once per batch
         for step_index in range(cfg.steps if cfg.method == "amend" else 1):
-            cap = capture(self.loaded.model, cfg.modules, batch, chunk=cfg.chunk, trunk=trunk)
+            cap = capture(self.loaded.model, cfg.modules, batch, chunk=cfg.chunk, trunk=trunk, positions=cfg.positions)
             self.last_losses.append(cap.loss)
             if step_index == 0 and cfg.method == "amend" and cfg.nu > 0:
                 first_keys = {n: cap.keys[n] for n in cfg.modules}
@@ -216,7 +247,10 @@ class Editor:
             [r.target for r in requests],
             self.loaded.context_length,
         ).to(self.loaded.device)
-        self._update_normalizer(capture(self.loaded.model, self.config.modules, batch, chunk=self.config.chunk))
+        cap = capture(
+            self.loaded.model, self.config.modules, batch, chunk=self.config.chunk, positions=self.config.positions
+        )
+        self._update_normalizer(cap)
 
     def _solve(self, cap: Captured, preserve, project) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         cfg = self.config

@@ -57,12 +57,19 @@ def weights_require_grad(modules: list[nn.Module]):
 
 
 def capture(
-    model: nn.Module, names: list[str], batch: TeacherForced, chunk: int = 0, trunk: Trunk | None = None
+    model: nn.Module,
+    names: list[str],
+    batch: TeacherForced,
+    chunk: int = 0,
+    trunk: Trunk | None = None,
+    positions: str = "target",
 ) -> Captured:
     """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
 
     Each edit's loss only depends on its own row, so chunking gives the same rows. ``trunk`` (built
-    once per batch) skips the blocks below the lowest edited one; logits exist only where scored."""
+    once per batch) skips the blocks below the lowest edited one; logits exist only where scored.
+    positions: "target" captures the scored positions (the paper); "all" every real token, so the
+    prompt's own tokens (the subject among them) carry the edit too."""
     modules = [get_module(model, n) for n in names]
     if trunk is None:
         trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask)
@@ -76,12 +83,13 @@ def capture(
         rows = slice(start, start + step)
         part = TeacherForced(*(t[rows] for t in vars(batch).values()))
         mask = part.scored
+        rows_at = mask if positions == "target" else part.attention_mask.bool()  # (b, T) rows captured
         outputs: dict[str, torch.Tensor] = {}
         handles = []
 
-        def make_hook(name: str, mask: torch.Tensor = mask, outputs: dict = outputs):
+        def make_hook(name: str, rows_at: torch.Tensor = rows_at, outputs: dict = outputs):
             def hook(_module, inputs, output):
-                keys[name].append(inputs[0][mask].detach().float())  # (n_rows, d_in)
+                keys[name].append(inputs[0][rows_at].detach().float())  # (n_rows, d_in)
                 outputs[name] = output
 
             return hook
@@ -94,14 +102,14 @@ def capture(
                 loss = scored_loss(logits, part)
                 hit = torch.ones_like(mask)
                 hit[mask] = logits.detach().argmax(dim=-1) == part.labels[mask]
-                done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[mask].cpu())  # (n_rows,)
+                done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[rows_at].cpu())  # (n_rows,)
                 outs = [outputs[n] for n in names]
                 out_grads = torch.autograd.grad(loss, outs)
         finally:
             for h in handles:
                 h.remove()
         for name, g in zip(names, out_grads, strict=True):
-            grads[name].append(g[mask].detach().float())  # (n_rows, d_out)
+            grads[name].append(g[rows_at].detach().float())  # (n_rows, d_out)
         total += float(loss.detach())
         del logits, loss, outs, out_grads, outputs
     return Captured(

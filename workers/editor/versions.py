@@ -48,7 +48,7 @@ def _sum_in_order(base: torch.Tensor, terms: list[tuple[torch.Tensor, torch.Tens
 
 
 @torch.no_grad()
-def materialize(loaded: LoadedModel, base: BaseSnapshot, deltas: list[Delta]) -> str:
+def write_version_weights(loaded: LoadedModel, base: BaseSnapshot, deltas: list[Delta]) -> str:
     """Set the edited modules to base + deltas (see module docstring) and return content_hash."""
     for i, d in enumerate(deltas):
         if not d.is_finite():

@@ -26,7 +26,7 @@ from apps.releases.actions.reverts import revert_fact
 from apps.releases.actions.versions import ensure_base_version, mark_aliases_synced, record_version, set_checkpoint_uri
 
 # Reads, re-exported for the workers that reach them through `actions` (workers/pipeline.py).
-from apps.releases.queries import head_version, production_version, revert_plan
+from apps.releases.queries import head_version, next_version_number, production_version, revert_plan
 
 __all__ = [
     "cancel_batch",
@@ -41,6 +41,7 @@ __all__ = [
     "head_version",
     "hold",
     "mark_aliases_synced",
+    "next_version_number",
     "production_version",
     "promote",
     "record_version",

@@ -1,7 +1,6 @@
 """Versions: the base checkpoint, what a worker built for a batch, and where a version was exported."""
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from amend.errors import TransitionError
@@ -21,6 +20,7 @@ from apps.releases.models import (
     VersionFactResult,
     VersionState,
 )
+from apps.releases.queries import next_version_number
 from apps.releases.records import BuiltVersion, TrackedVersion
 
 
@@ -88,10 +88,11 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
 
     gate_results, state, reason, failure = _verdict(line, built)
     parent = ModelVersion.objects.get(pk=built.parent_id)
-    number = (ModelVersion.objects.filter(model_line=line).aggregate(top=Max("number"))["top"] or 0) + 1
+    if built.number != next_version_number(line):
+        raise TransitionError(f"version number {built.number} is taken: another build recorded first")
     version = ModelVersion.objects.create(
         model_line=line,
-        number=number,
+        number=built.number,
         parent=parent,
         batch=batch,
         state=state,
