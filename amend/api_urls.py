@@ -7,11 +7,13 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api import MeView, MyTokenView, SignInTokenView
 from apps.audit.api import AuditEventViewSet
 from apps.facts.api import FactViewSet, ReviewViewSet
+from apps.facts.changeset_api import ChangeSetViewSet
 from apps.modellines.api import ModelLineViewSet
 
 router = DefaultRouter()
 router.register("facts", FactViewSet, basename="fact")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("change-sets", ChangeSetViewSet, basename="changeset")
 router.register("model-lines", ModelLineViewSet, basename="modelline")
 router.register("audit/events", AuditEventViewSet, basename="auditevent")
 

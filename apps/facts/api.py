@@ -12,16 +12,15 @@ from rest_framework.response import Response
 from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
 from apps.accounts.roles import Role
 from apps.facts import actions
+from apps.facts.changeset_api import start_upload
+from apps.facts.changeset_serializers import ChangeSetSerializer, ChangeSetUploadSerializer
 from apps.facts.conflicts import find_conflicts, with_conflict_flag
-from apps.facts.imports import format_for
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.facts.serializers import (
     FactCreateSerializer,
     FactDetailSerializer,
     FactSerializer,
     FactUpdateSerializer,
-    ImportReportSerializer,
-    ImportSerializer,
     ReviewCreateSerializer,
     ReviewSerializer,
     SupersedeSerializer,
@@ -144,31 +143,14 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request={"multipart/form-data": ImportSerializer},
-        responses={200: ImportReportSerializer, **REFUSALS},
+        request={"multipart/form-data": ChangeSetUploadSerializer},
+        responses={202: ChangeSetSerializer, **REFUSALS},
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_file(self, request: Request) -> Response:
-        """Bulk import ZsRE JSONL or CSV; the report lists each rejected row with its line and reason."""
-        form = ImportSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        fmt = data.get("format") or format_for(data["file"].name or "")
-        if fmt is None:
-            return Response(
-                {"format": ["cannot tell the format from the file name; give format=jsonl or csv"]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        report = actions.import_facts(
-            request.user,
-            data["model_line"],
-            data["file"],
-            fmt,
-            rationale=data["rationale"],
-            source=data["source"],
-            submit=data["submit"],
-        )
-        return Response(report.to_dict())
+        """Bulk import ZsRE JSONL or CSV as one change set (the same as POST /api/change-sets/): 202 at once,
+        a worker reads the rows; GET /api/change-sets/{id}/report/ lists each refused row with its reason."""
+        return start_upload(request)
 
 
 class ReviewFilter(django_filters.FilterSet):

@@ -124,3 +124,35 @@ class ReviewForm(forms.Form):
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(label="Reason", required=False, max_length=1000)
+
+
+class ChangeSetUploadForm(forms.Form):
+    """A bulk import: the file and the line; a worker reads the rows into a change set."""
+
+    model_line = forms.ModelChoiceField(
+        label="Model line", queryset=ModelLine.objects.order_by("name"), empty_label="Choose a model line"
+    )
+    file = forms.FileField(
+        label="File", help_text="ZsRE JSONL (src, alt, rephrase, loc, loc_ans) or CSV (prompt, target, ...)."
+    )
+    rationale = _text(
+        "Rationale", validation.MAX_RATIONALE, required=False, rows=2, help_text="For rows without their own."
+    )
+    source = _text("Source", validation.MAX_SOURCE, required=False, help_text='Default: "FILE, line N".')
+
+
+class ChangeSetReviewForm(ReviewForm):
+    # The revision the reviewer saw: a set changed meanwhile is refused rather than approved unseen.
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ExcludeRowsForm(forms.Form):
+    rows = forms.TypedMultipleChoiceField(label="Rows", coerce=int, choices=(), required=True)
+    reason = forms.CharField(
+        label="Reason", max_length=validation.MAX_RATIONALE, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The action checks that the ids are rows of the set; any id is accepted here.
+        self.fields["rows"].choices = [(value, value) for value in (self.data.getlist("rows") if self.data else [])]

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,34 +18,6 @@ FORMATS = ("jsonl", "csv")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 20_000
 CSV_PARAPHRASE_SEPARATOR = "|"
-
-
-@dataclass
-class RejectedRow:
-    line: int
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    """What an import did: fact ids created, lines skipped as already imported, lines rejected and why."""
-
-    created: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    rejected: list[RejectedRow] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "created": len(self.created),
-            "skipped": len(self.skipped),
-            "rejected": len(self.rejected),
-            "created_ids": self.created,
-            "skipped_lines": self.skipped,
-            "rejected_rows": [{"line": row.line, "reason": row.reason} for row in self.rejected],
-        }
-
-    def summary(self) -> str:
-        return f"{len(self.created)} created, {len(self.skipped)} already imported, {len(self.rejected)} rejected"
 
 
 def format_for(filename: str) -> str | None:

@@ -48,6 +48,11 @@ class FactEdit(models.Model):
     results = models.JSONField(default=dict, blank=True)
     # sha256 of (model line, prompt, target, source row) for idempotent bulk imports.
     import_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # The change set (bulk import) the fact came from, and its line in that file; None for a single submission.
+    change_set = models.ForeignKey(
+        "facts.ChangeSet", null=True, blank=True, on_delete=models.PROTECT, related_name="rows"
+    )
+    source_line = models.PositiveIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +105,90 @@ class Review(models.Model):
     comment = models.TextField()
     # The fact revision this review judged; a later edit makes it stale.
     fact_revision = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ChangeSetState(models.TextChoices):
+    IMPORTING = "importing"  # the background job is still reading the file
+    FAILED = "failed"  # the import could not finish, or no row was valid
+    SUBMITTED = "submitted"  # waiting for reviewers
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ImportChannel(models.TextChoices):
+    UI = "ui"
+    API = "api"
+    COMMAND = "command"
+
+
+class ChangeSet(models.Model):
+    """One bulk import, reviewed as a unit: its rows are the facts whose `change_set` is this one."""
+
+    model_line = models.ForeignKey(ModelLine, on_delete=models.PROTECT, related_name="change_sets")
+    importer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_sets")
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8)
+    channel = models.CharField(max_length=8, choices=ImportChannel.choices)
+    # Defaults for rows that carry no rationale or source of their own.
+    rationale = models.TextField(blank=True)
+    source = models.CharField(max_length=1000, blank=True)
+    state = models.CharField(
+        max_length=24, choices=ChangeSetState.choices, default=ChangeSetState.IMPORTING, db_index=True
+    )
+    state_reason = models.TextField(blank=True)
+    # Bumped by every change of what the set proposes (a row excluded, a resubmission): approvals of an
+    # earlier revision no longer count, and the sample is drawn again.
+    revision = models.PositiveIntegerField(default=1)
+    # Progress of the import job: data rows in the file, rows read so far, facts created so far.
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    # The last file line the job committed (a redelivered job resumes after it).
+    last_line = models.PositiveIntegerField(default=0)
+    # Rows refused by the import: [{"line": int, "kind": "invalid" | "duplicate", "reason": str}].
+    refused = models.JSONField(default=list, blank=True)
+    # The uploaded file, kept in the database so any worker machine can read it; emptied once imported.
+    upload = models.TextField(blank=True)
+    sample_seed = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"change set #{self.pk} ({self.file_name})"
+
+    def audit_snapshot(self) -> dict:
+        return {
+            "state": self.state,
+            "revision": self.revision,
+            "file": self.file_name,
+            "format": self.file_format,
+            "channel": self.channel,
+            "rows_created": self.rows_created,
+            "rows_refused": len(self.refused),
+            "state_reason": self.state_reason,
+        }
+
+
+class ChangeSetReview(models.Model):
+    """A reviewer's decision on a whole change set, with the sample they were shown."""
+
+    change_set = models.ForeignKey(ChangeSet, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=24, choices=ReviewDecision.choices)
+    comment = models.TextField()
+    revision = models.PositiveIntegerField()
+    # The fact ids of the seeded sample shown with this revision, and the seed that drew it.
+    sample = models.JSONField(default=list)
+    sample_seed = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

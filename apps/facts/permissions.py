@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
 from apps.accounts.roles import Role, has_role
-from apps.facts.models import FactEdit, FactState, ReviewDecision
+from apps.facts.models import ChangeSet, FactEdit, FactState, ReviewDecision
 from apps.facts.states import (
     EDITABLE_STATES,
     RETRYABLE_STATES,
@@ -45,6 +45,40 @@ def may_review(user: User, fact: FactEdit) -> bool:
     return has_role(user, Role.REVIEWER) and not submitted_by(user, fact)
 
 
+def imported_by(user: User, change_set: ChangeSet) -> bool:
+    """Whether `user` imported the change set (what "your own change set" means)."""
+    return user is not None and user.pk is not None and change_set.importer_id == user.pk
+
+
+def acts_as_importer_of(user: User, change_set: ChangeSet) -> bool:
+    """The set's curator, or a superuser acting for them: who may resubmit it."""
+    return has_role(user, Role.CURATOR) and (imported_by(user, change_set) or bool(user and user.is_superuser))
+
+
+def may_review_change_set(user: User, change_set: ChangeSet) -> bool:
+    """A reviewer judges other people's change sets, never one they imported."""
+    return has_role(user, Role.REVIEWER) and not imported_by(user, change_set)
+
+
+def may_exclude_rows(user: User, change_set: ChangeSet) -> bool:
+    """Its reviewers (not the importer) take rows out while deciding; its importer may too, when fixing it."""
+    return may_review_change_set(user, change_set) or acts_as_importer_of(user, change_set)
+
+
+def may_resubmit_change_set(user: User, change_set: ChangeSet) -> bool:
+    return acts_as_importer_of(user, change_set)
+
+
+def offered_change_set_actions(user: User, change_set: ChangeSet) -> dict[str, bool]:
+    """Which forms the change set page shows; the actions decide again when used."""
+    open_states = ("submitted", "changes_requested")
+    return {
+        "review": may_review_change_set(user, change_set) and change_set.state == "submitted",
+        "exclude": may_exclude_rows(user, change_set) and change_set.state in open_states,
+        "resubmit": may_resubmit_change_set(user, change_set) and change_set.state == "changes_requested",
+    }
+
+
 def may_mark_superseding(user: User, fact: FactEdit) -> bool:
     """Its curator, a reviewer or an operator may say that the fact replaces another (resolving a conflict)."""
     return acts_as_curator_of(user, fact) or has_role(user, Role.REVIEWER) or has_role(user, Role.OPERATOR)
@@ -72,7 +106,8 @@ def offered_actions(user: User, fact: FactEdit, *, has_conflicts: bool) -> dict[
         "edit": acts_as_curator_of(user, fact) and fact.state in EDITABLE_STATES,
         "submit": acts_as_curator_of(user, fact) and can_transition(fact.state, FactState.SUBMITTED),
         "withdraw": may_withdraw(user, fact) and can_transition(fact.state, FactState.WITHDRAWN),
-        "review": may_review(user, fact) and fact.state in REVIEWABLE_STATES,
+        # A row of a change set is reviewed with its set, on the set's page.
+        "review": may_review(user, fact) and fact.state in REVIEWABLE_STATES and fact.change_set_id is None,
         "supersede": has_conflicts and may_mark_superseding(user, fact) and fact.state in SUPERSEDABLE_STATES,
         # Held or rolled back: back to the next batch as it is (its curator or an operator) ...
         "retry": may_withdraw(user, fact) and fact.state in RETRYABLE_STATES,

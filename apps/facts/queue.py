@@ -6,7 +6,10 @@ from apps.facts.models import FactEdit, FactState
 
 
 def submitted_queue(model_line_id: int | None = None) -> QuerySet[FactEdit]:
-    facts = FactEdit.objects.filter(state=FactState.SUBMITTED).select_related("model_line", "submitter", "supersedes")
+    # Rows of change sets are reviewed with their set, not one by one.
+    facts = FactEdit.objects.filter(state=FactState.SUBMITTED, change_set__isnull=True).select_related(
+        "model_line", "submitter", "supersedes"
+    )
     if model_line_id is not None:
         facts = facts.filter(model_line_id=model_line_id)
     return facts.order_by("submitted_at", "id")

@@ -5,7 +5,6 @@ from rest_framework import serializers
 
 from apps.facts import validation as rules
 from apps.facts.conflicts import find_conflicts
-from apps.facts.imports import FORMATS
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.modellines.fields import ModelLineField
 
@@ -145,31 +144,6 @@ class SupersedeSerializer(serializers.Serializer):
 class ReviewCreateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.choices)
     comment = text(rules.MAX_RATIONALE)
-
-
-class ImportSerializer(serializers.Serializer):
-    model_line = ModelLineField()
-    file = serializers.FileField(help_text="ZsRE JSONL or CSV")
-    format = serializers.ChoiceField(
-        choices=FORMATS, required=False, help_text="guessed from the file name when left out"
-    )
-    rationale = text(rules.MAX_RATIONALE, required=False, default="")
-    source = text(rules.MAX_SOURCE, required=False, default="")
-    submit = serializers.BooleanField(default=True)
-
-
-class RejectedRowSerializer(serializers.Serializer):
-    line = serializers.IntegerField()
-    reason = serializers.CharField()
-
-
-class ImportReportSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    skipped = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    created_ids = serializers.ListField(child=serializers.IntegerField())
-    skipped_lines = serializers.ListField(child=serializers.IntegerField())
-    rejected_rows = RejectedRowSerializer(many=True)
 
 
 STATE_CHOICES = FactState.choices

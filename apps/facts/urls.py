@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.facts import views
+from apps.facts import changeset_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -15,4 +15,10 @@ urlpatterns = [
     path("facts/<int:pk>/reopen/", views.fact_reopen, name="fact_reopen"),
     path("facts/<int:pk>/supersede/", views.fact_supersede, name="fact_supersede"),
     path("reviews/", views.review_queue, name="review_queue"),
+    path("change-sets/", changeset_views.change_set_list, name="change_set_list"),
+    path("change-sets/new/", changeset_views.change_set_upload, name="change_set_upload"),
+    path("change-sets/<int:pk>/", changeset_views.change_set_detail, name="change_set_detail"),
+    path("change-sets/<int:pk>/review/", changeset_views.change_set_review, name="change_set_review"),
+    path("change-sets/<int:pk>/exclude/", changeset_views.change_set_exclude, name="change_set_exclude"),
+    path("change-sets/<int:pk>/resubmit/", changeset_views.change_set_resubmit, name="change_set_resubmit"),
 ]

@@ -26,7 +26,7 @@ from apps.audit.models import AuditEvent
 from apps.facts import actions, outcomes, permissions
 from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
-from apps.facts.models import FactEdit, FactState, ReviewDecision
+from apps.facts.models import ChangeSet, ChangeSetState, FactEdit, FactState, ReviewDecision
 from apps.facts.queue import next_to_review, submitted_queue
 from apps.facts.states import EDITABLE_STATES
 from apps.facts.timeline import fact_timeline
@@ -104,7 +104,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             page=page,
         )
     if has_role(user, Role.REVIEWER):
-        context["queue_count"] = FactEdit.objects.filter(state=FactState.SUBMITTED).exclude(submitter=user).count()
+        context["queue_count"] = submitted_queue().exclude(submitter=user).count()
+        context["change_set_count"] = (
+            ChangeSet.objects.filter(state=ChangeSetState.SUBMITTED).exclude(importer=user).count()
+        )
     if has_role(user, Role.OPERATOR):
         context["model_lines"] = ModelLine.objects.annotate(n_facts=Count("facts")).order_by("name")[:10]
     if has_role(user, Role.AUDITOR):

@@ -40,6 +40,7 @@ class ModelLineForm(forms.ModelForm):
             "min_retention": "Minimum retention",
             "max_perplexity_drift": "Maximum perplexity drift",
             "approvals_required": "Approvals required",
+            "review_sample_size": "Change set sample size",
             "batch_size": "Batch size",
             "max_wait": "Maximum wait",
         }
@@ -54,6 +55,7 @@ class ModelLineForm(forms.ModelForm):
             "min_retention": "Between 0 and 1.",
             "max_perplexity_drift": "Relative change allowed on the fixed text: 0.10 is +10%.",
             "approvals_required": "Reviewers who must approve a fact (1 to 10).",
+            "review_sample_size": "Rows of an imported change set shown to reviewers as its random sample (1 to 500).",
             "batch_size": "Approved facts applied together.",
             "max_wait": "A batch is cut after this long even if not full (HH:MM:SS).",
         }
@@ -71,3 +73,18 @@ class ModelLineForm(forms.ModelForm):
 
     def clean_locality_probes(self) -> list:
         return self.cleaned_data.get("locality_probes") or []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added after the first forms were written: left out, the line keeps its sample size (or the default).
+        self.fields["review_sample_size"].required = False
+
+    def clean_review_sample_size(self) -> int:
+        given = self.cleaned_data.get("review_sample_size")
+        if given is not None:
+            return given
+        return (
+            self.instance.review_sample_size
+            if self.instance.pk
+            else ModelLine._meta.get_field("review_sample_size").default
+        )

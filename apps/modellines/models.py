@@ -23,6 +23,7 @@ EDITABLE_FIELDS = (
     "min_retention",
     "max_perplexity_drift",
     "approvals_required",
+    "review_sample_size",
     "batch_size",
     "max_wait",
 )
@@ -49,6 +50,10 @@ class ModelLine(models.Model):
 
     approvals_required = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    # K: how many rows of a change set reviewers are shown as its seeded random sample.
+    review_sample_size = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )
     batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1), MaxValueValidator(10_000)])
     max_wait = models.DurationField(default=timedelta(hours=1))
@@ -83,6 +88,7 @@ class ModelLine(models.Model):
             "locality_probes": self.locality_probes,
             **self.gates(),
             "approvals_required": self.approvals_required,
+            "review_sample_size": self.review_sample_size,
             "batch_size": self.batch_size,
             "max_wait_seconds": self.max_wait.total_seconds(),
         }

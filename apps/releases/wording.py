@@ -8,7 +8,7 @@ the gate table, the batch page and the fact page. States and audit actions are n
 from dataclasses import dataclass
 from typing import Any
 
-from apps.facts.models import FactState
+from apps.facts.models import ChangeSetState, FactState
 from apps.releases.models import BatchTrigger, VersionState
 
 
@@ -81,6 +81,15 @@ FACT_STATES: dict[str, str] = {
 }
 DID_NOT_TAKE = "Did not take"
 
+CHANGE_SET_STATES: dict[str, str] = {
+    ChangeSetState.IMPORTING: "Importing",
+    ChangeSetState.FAILED: "Import failed",
+    ChangeSetState.SUBMITTED: "In review",
+    ChangeSetState.CHANGES_REQUESTED: "Changes requested",
+    ChangeSetState.APPROVED: "Approved",
+    ChangeSetState.REJECTED: "Rejected",
+}
+
 TRIGGERS: dict[str, str] = {
     BatchTrigger.SIZE: "batch size reached",
     BatchTrigger.WAIT: "maximum wait reached",
@@ -108,6 +117,18 @@ ACTIONS: dict[str, str] = {
     "fact.resubmitted": "Sent back for the next batch",
     "fact.reopened": "Reopened to edit and resubmit",
     "facts.import": "Bulk import",
+    "fact.excluded": "Excluded from its change set",
+    "changeset.created": "Change set uploaded",
+    "changeset.imported": "Change set imported",
+    "changeset.failed": "Change set import failed",
+    "changeset.review.approve": "Change set review: approve",
+    "changeset.review.reject": "Change set review: reject",
+    "changeset.review.request_changes": "Change set review: request changes",
+    "changeset.approved": "Change set approved",
+    "changeset.rejected": "Change set rejected",
+    "changeset.changes_requested": "Change set sent back for changes",
+    "changeset.rows_excluded": "Change set rows excluded",
+    "changeset.resubmitted": "Change set resubmitted",
     "review.approve": "Review: approve",
     "review.reject": "Review: reject",
     "review.request_changes": "Review: request changes",
@@ -138,5 +159,13 @@ def object_label(object_type: str, object_id: str, after: dict | None = None) ->
         return f"v{after['number']}" if isinstance(after.get("number"), int) else f"version #{object_id}"
     if object_type == "modelline":
         return f"model line {after.get('name') or '#' + object_id}"
-    names = {"factedit": "fact", "batch": "batch", "review": "review", "probe": "probe", "promotion": "promotion"}
+    names = {
+        "factedit": "fact",
+        "changeset": "change set",
+        "changesetreview": "change set review",
+        "batch": "batch",
+        "review": "review",
+        "probe": "probe",
+        "promotion": "promotion",
+    }
     return f"{names.get(object_type, object_type)} #{object_id}"

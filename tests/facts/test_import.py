@@ -1,4 +1,4 @@
-"""Bulk import of ZsRE JSONL and CSV, from the command line and through the API."""
+"""Bulk import of ZsRE JSONL and CSV as change sets, from the command line and through the API."""
 
 import io
 import json
@@ -44,7 +44,7 @@ def test_zsre_rows_become_submitted_facts_and_bad_rows_are_listed(tmp_path, mode
     path = zsre_file(tmp_path, ['{"src": "   ", "alt": "x"}', "not json", '{"src": "Who?", "alt": "A\\u0007"}'])
     output = run_import(path, "--model-line", model_line.name, "--as", curator.username)
 
-    assert "2 created, 0 already imported, 3 rejected" in output
+    assert "2 rows to review, 3 refused as invalid, 0 refused as duplicates (submitted)" in output
     assert "line 3: prompt: must not be empty" in output
     assert "line 4: not valid JSON" in output
     assert "line 5: target: must not contain control characters" in output
@@ -57,15 +57,17 @@ def test_zsre_rows_become_submitted_facts_and_bad_rows_are_listed(tmp_path, mode
     ]
     assert fact.subject == "Watts Humphrey"
     assert fact.source == "zsre.jsonl, line 1" and fact.rationale == "Bulk import of zsre.jsonl"
-    summary = AuditEvent.objects.get(action="facts.import")
-    assert summary.after["rejected_rows"][0] == {"line": 3, "reason": "prompt: must not be empty"}
+    assert fact.change_set.importer == curator
+    summary = AuditEvent.objects.get(action="changeset.imported")
+    assert summary.after["refused_rows"][0] == {"line": 3, "kind": "invalid", "reason": "prompt: must not be empty"}
 
 
 def test_importing_the_same_file_twice_creates_nothing_new(tmp_path, model_line, curator):
     path = zsre_file(tmp_path)
     run_import(path, "--model-line", model_line.name, "--as", curator.username)
     again = run_import(path, "--model-line", model_line.name, "--as", curator.username)
-    assert "0 created, 2 already imported, 0 rejected" in again
+    assert "0 rows to review, 0 refused as invalid, 2 refused as duplicates (failed)" in again
+    assert "already imported as fact #" in again
     assert FactEdit.objects.count() == 2
 
 
@@ -79,7 +81,7 @@ def test_csv_with_paraphrases_and_probes(tmp_path, model_line, curator):
         encoding="utf-8",
     )
     output = run_import(path, "--model-line", model_line.name, "--as", curator.username)
-    assert "1 created, 0 already imported, 1 rejected" in output
+    assert "1 rows to review, 1 refused as invalid" in output
     assert "line 3: prompt: must not be empty" in output
     fact = FactEdit.objects.get()
     assert fact.paraphrases == ["Hamlet was written by", "The author of Hamlet is"]
@@ -110,19 +112,48 @@ def test_bad_command_lines_get_one_line_and_exit_code_2(tmp_path, model_line, cu
     assert caught.value.returncode == 2
 
 
-def test_import_through_the_api(tmp_path, model_line, curator, api_client_for):
+def test_import_through_the_api_answers_at_once_and_a_worker_reads_the_rows(
+    tmp_path, model_line, curator, api_client_for, django_capture_on_commit_callbacks
+):
+    from apps.outbox.models import OutboxMessage
+    from workers.imports import import_change_set
+
     client = api_client_for(curator)
     upload = io.BytesIO(zsre_file(tmp_path, ["[1, 2]"]).read_bytes())
     upload.name = "zsre.jsonl"
-    response = client.post("/api/facts/import/", {"model_line": model_line.pk, "file": upload}, format="multipart")
-    assert response.status_code == 200
-    report = response.json()
-    assert (report["created"], report["skipped"], report["rejected"]) == (2, 0, 1)
-    assert report["rejected_rows"] == [{"line": 3, "reason": "not a JSON object"}]
+    response = client.post("/api/facts/import/", {"model_line": model_line.name, "file": upload}, format="multipart")
+    assert response.status_code == 202
+    change_set = response.json()
+    assert (change_set["state"], change_set["rows_total"], change_set["rows_read"]) == ("importing", 3, 0)
+    assert FactEdit.objects.count() == 0  # nothing is read inside the request
+    message = OutboxMessage.objects.get()
+    assert (message.task, message.args) == ("workers.imports.import_change_set", [change_set["id"]])
 
-    upload.seek(0)
-    again = client.post("/api/facts/import/", {"model_line": model_line.pk, "file": upload}, format="multipart")
-    assert again.json()["created"] == 0 and again.json()["skipped"] == 2
+    import_change_set(change_set["id"])  # what the worker runs
+    report = client.get(f"/api/change-sets/{change_set['id']}/report/").json()
+    assert (report["state"], report["rows_read"], report["rows_created"]) == ("submitted", 3, 2)
+    assert report["refused_rows"] == [{"line": 3, "kind": "invalid", "reason": "not a JSON object"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "field", "message"),
+    [
+        (b"", "empty.jsonl", "file", "is empty"),
+        (b"\n\n", "blank.jsonl", "file", "has no rows to import"),
+        (b"prompt,target\n", "header-only.csv", "file", "has no rows to import"),
+        (b"a" * (20 * 1024 * 1024 + 1), "huge.jsonl", "file", "is larger than 20 MiB"),
+    ],
+)
+def test_api_refuses_an_upload_with_nothing_to_import_or_too_large(
+    model_line, curator, api_client_for, content, name, field, message
+):
+    upload = io.BytesIO(content)
+    upload.name = name
+    response = api_client_for(curator).post(
+        "/api/change-sets/", {"model_line": model_line.name, "file": upload}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert message in response.json()[field][0]
 
 
 def test_api_import_of_an_unknown_file_type_names_the_format_field(model_line, curator, api_client_for):

@@ -8,10 +8,12 @@ in apps.facts.states. Refusals:
 - TransitionError (and DuplicateFactError, ConflictError): the workflow forbids it now (HTTP 409).
 
 By concern: `content` (a curator's writes), `reviews`, `state` (moving facts, the pipeline's bulk
-moves), `bulk_import`. Import from here: `from apps.facts import actions`.
+moves), `change_set_import` (bulk imports as change sets, read by a job), `change_set_review`.
+Import from here: `from apps.facts import actions`.
 """
 
-from apps.facts.actions.bulk_import import import_facts, import_key
+from apps.facts.actions.change_set_import import fail_import, run_import, start_import
+from apps.facts.actions.change_set_review import exclude_rows, resubmit_change_set, review_change_set
 from apps.facts.actions.content import (
     CreatedFact,
     create_fact,
@@ -25,19 +27,21 @@ from apps.facts.actions.content import (
 from apps.facts.actions.retry import reopen_fact, retry_fact
 from apps.facts.actions.reviews import review_fact
 from apps.facts.actions.state import transition_facts
-from apps.facts.imports import ImportReport
 
 __all__ = [
     "CreatedFact",
-    "ImportReport",
     "create_fact",
     "create_fact_with_conflicts",
-    "import_facts",
-    "import_key",
+    "exclude_rows",
+    "fail_import",
     "mark_superseding",
     "reopen_fact",
+    "resubmit_change_set",
     "retry_fact",
+    "review_change_set",
     "review_fact",
+    "run_import",
+    "start_import",
     "submit_fact",
     "transition_facts",
     "update_and_submit_fact",

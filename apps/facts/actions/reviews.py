@@ -40,7 +40,8 @@ def _refuse_blocked_approval(actor: User, fact: FactEdit) -> None:
 @transaction.atomic
 def review_fact(actor: User, fact: FactEdit, decision: str, comment: str) -> Review:
     """A reviewer approves, rejects or requests changes. Approval needs the line's number of current
-    approvals (of this revision), no standing rejection, and no unresolved conflict."""
+    approvals (of this revision), no standing rejection, and no unresolved conflict. A row of a change
+    set is refused (409): its set is reviewed as one (apps.facts.actions.change_set_review)."""
     permissions.require_role(actor, Role.REVIEWER, "review facts")
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": f"must be one of {', '.join(ReviewDecision.values)}"})
@@ -50,6 +51,10 @@ def review_fact(actor: User, fact: FactEdit, decision: str, comment: str) -> Rev
         raise PermissionDenied("nobody reviews their own fact")
     if current.state not in REVIEWABLE_STATES:
         raise TransitionError(f"only a submitted fact can be reviewed; this one is {current.state}")
+    if current.change_set_id is not None:
+        raise TransitionError(
+            f"fact #{current.pk} is a row of change set #{current.change_set_id}: review the change set as a whole"
+        )
     if decision == ReviewDecision.APPROVE:
         _refuse_blocked_approval(actor, current)
     review = Review.objects.create(

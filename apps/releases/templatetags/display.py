@@ -49,6 +49,11 @@ def fact_state(state: str) -> str:
 
 
 @register.filter
+def change_set_state(state: str) -> str:
+    return wording.CHANGE_SET_STATES.get(state, state)
+
+
+@register.filter
 def trigger(value: str) -> str:
     return wording.TRIGGERS.get(value, value)
 

@@ -1,4 +1,4 @@
-"""`manage.py import_facts FILE --model-line NAME --as USERNAME`: bulk import ZsRE JSONL or CSV."""
+"""`manage.py import_facts FILE --model-line NAME --as USERNAME`: bulk import ZsRE JSONL or CSV as one change set."""
 
 import json
 from pathlib import Path
@@ -7,8 +7,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.facts.actions import import_facts
+from apps.facts.actions import run_import, start_import
+from apps.facts.changeset_queries import import_report
 from apps.facts.imports import FORMATS, describe, format_for
+from apps.facts.models import ImportChannel
 from apps.modellines.models import ModelLine
 
 
@@ -18,8 +20,8 @@ def usage_error(message: str) -> CommandError:
 
 class Command(BaseCommand):
     help = (
-        "Import fact edits from ZsRE JSONL (src, rephrase, alt, loc, loc_ans) or CSV (prompt, target, ...). "
-        "Each row is checked on its own; rows imported before are skipped; rejected rows are listed."
+        "Import fact edits from ZsRE JSONL (src, rephrase, alt, loc, loc_ans) or CSV (prompt, target, ...) as one "
+        "change set that reviewers decide as a whole. Each row is checked on its own; refused rows are listed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, help="default: from the file extension")
         parser.add_argument("--rationale", default="", help='default: "Bulk import of FILE"')
         parser.add_argument("--source", default="", help='default: "FILE, line N"')
-        parser.add_argument("--draft", action="store_true", help="keep the facts as drafts instead of submitting")
+        parser.add_argument(
+            "--background", action="store_true", help="leave the rows to a worker instead of reading them here"
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, file: str, model_line: str, username: str, **options) -> None:
@@ -47,22 +51,26 @@ class Command(BaseCommand):
             raise usage_error(f"no user named {username!r}")
         try:
             with path.open("rb") as stream:
-                report = import_facts(
+                change_set = start_import(
                     user,
                     line,
                     stream,
                     fmt,
+                    channel=ImportChannel.COMMAND,
                     rationale=options["rationale"],
                     source=options["source"],
-                    submit=not options["draft"],
+                    in_background=options["background"],
                 )
         except PermissionDenied as error:
             raise usage_error(f"{username}: {error}") from None
         except ValidationError as error:
             raise usage_error(f"{path.name}: {describe(error)}") from None
+        if not options["background"]:
+            change_set = run_import(change_set.pk)
+        report = import_report(change_set)
         if options["json"]:
-            self.stdout.write(json.dumps(report.to_dict(), indent=2))
+            self.stdout.write(json.dumps(report, indent=2))
             return
-        self.stdout.write(f"{path.name} into {line.name}: {report.summary()}")
-        for row in report.rejected:
-            self.stdout.write(f"  line {row.line}: {row.reason}")
+        self.stdout.write(f"{path.name} into {line.name}: change set #{change_set.pk}, {report['summary']}")
+        for row in report["refused_rows"]:
+            self.stdout.write(f"  line {row['line']}: {row['reason']}")
