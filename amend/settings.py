@@ -159,6 +159,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "FactStateEnum": "apps.facts.models.FactState",
+        "ChangeSetStateEnum": "apps.facts.models.ChangeSetState",
         "BatchKindEnum": "apps.releases.models.BatchKind",
         "BatchStateEnum": "apps.releases.models.BatchState",
         "VersionStateEnum": "apps.releases.models.VersionState",

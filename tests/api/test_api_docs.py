@@ -20,6 +20,13 @@ def test_the_schema_describes_the_whole_api(api_client_for):
         "/api/audit/events/export/",
         "/api/me/token/",
         "/api/reviews/",
+        "/api/change-sets/",
+        "/api/change-sets/{id}/",
+        "/api/change-sets/{id}/report/",
+        "/api/change-sets/{id}/summary/",
+        "/api/change-sets/{id}/review/",
+        "/api/change-sets/{id}/exclude/",
+        "/api/change-sets/{id}/resubmit/",
     ):
         assert path in schema["paths"], path
 

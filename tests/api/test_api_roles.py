@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from apps.facts.actions import create_fact
+from apps.facts.actions import create_fact, review_change_set, run_import, start_import
+from apps.facts.models import ImportChannel
 
 ROLES = ["anonymous", "nobody", "curator", "reviewer", "operator", "auditor", "superuser"]
 OK_ALL = {"anonymous": 401, "nobody": 403}
@@ -23,7 +24,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "facts.withdraw": {**OK_ALL, "curator": 200, "operator": 200, "superuser": 200, "other": 403},
     "facts.supersede": {**OK_ALL, "curator": 200, "reviewer": 200, "operator": 200, "superuser": 200, "other": 403},
     "facts.review": {**OK_ALL, "reviewer": 201, "superuser": 201, "other": 403},
-    "facts.import": {**OK_ALL, "curator": 200, "superuser": 200, "other": 403},
+    "facts.import": {**OK_ALL, "curator": 202, "superuser": 202, "other": 403},
+    "change_sets.list": {**OK_ALL, "other": 200},
+    "change_sets.upload": {**OK_ALL, "curator": 202, "superuser": 202, "other": 403},
+    "change_sets.summary": {**OK_ALL, "other": 200},
+    "change_sets.report": {**OK_ALL, "other": 200},
+    "change_sets.review": {**OK_ALL, "reviewer": 201, "superuser": 201, "other": 403},
+    "change_sets.exclude": {**OK_ALL, "curator": 200, "reviewer": 200, "superuser": 200, "other": 403},
+    "change_sets.resubmit": {**OK_ALL, "curator": 200, "superuser": 200, "other": 403},
     "reviews.list": {**OK_ALL, "other": 200},
     "model_lines.list": {**OK_ALL, "other": 200},
     "model_lines.create": {**OK_ALL, "operator": 201, "superuser": 201, "other": 403},
@@ -57,7 +65,7 @@ def users(curator, reviewer, operator, auditor, nobody, make_user):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_role_against_every_api_action(role, users, api_client_for, curator, model_line, make_fact):
+def test_every_role_against_every_api_action(role, users, api_client_for, curator, reviewer, model_line, make_fact):
     client = api_client_for(users[role])
     counter = iter(range(1000))
 
@@ -68,6 +76,17 @@ def test_every_role_against_every_api_action(role, users, api_client_for, curato
         return create_fact(
             curator, model_line, prompt=fact.prompt, target="Rhine", rationale="newer atlas", source="atlas 2026"
         )
+
+    def upload() -> io.BytesIO:
+        return _named(io.BytesIO(f'{{"src": "Q{next(counter)}?", "alt": "A"}}\n'.encode()), "rows.jsonl")
+
+    def change_set(changes_requested: bool = False):
+        """A change set imported by cora, read at once (as a worker would)."""
+        made = start_import(curator, model_line, upload(), "jsonl", channel=ImportChannel.API, in_background=False)
+        made = run_import(made.pk)
+        if changes_requested:
+            review_change_set(reviewer, made, "request_changes", "cite sources")
+        return made
 
     calls = {
         "facts.list": lambda: client.get("/api/facts/"),
@@ -101,6 +120,25 @@ def test_every_role_against_every_api_action(role, users, api_client_for, curato
                 "file": _named(io.BytesIO(f'{{"src": "Q{next(counter)}?", "alt": "A"}}\n'.encode()), "rows.jsonl"),
             },
             format="multipart",
+        ),
+        "change_sets.list": lambda: client.get("/api/change-sets/"),
+        "change_sets.upload": lambda: client.post(
+            "/api/change-sets/", {"model_line": model_line.name, "file": upload()}, format="multipart"
+        ),
+        "change_sets.summary": lambda: client.get(f"/api/change-sets/{change_set().pk}/summary/"),
+        "change_sets.report": lambda: client.get(f"/api/change-sets/{change_set().pk}/report/"),
+        "change_sets.review": lambda: client.post(
+            f"/api/change-sets/{change_set().pk}/review/", {"decision": "approve", "comment": "sample checked"}
+        ),
+        "change_sets.exclude": lambda: (
+            lambda made: client.post(
+                f"/api/change-sets/{made.pk}/exclude/",
+                {"rows": [made.rows.get().pk], "reason": "unsourced"},
+                format="json",
+            )
+        )(change_set()),
+        "change_sets.resubmit": lambda: client.post(
+            f"/api/change-sets/{change_set(changes_requested=True).pk}/resubmit/"
         ),
         "reviews.list": lambda: client.get("/api/reviews/"),
         "model_lines.list": lambda: client.get("/api/model-lines/"),

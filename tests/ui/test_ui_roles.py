@@ -4,6 +4,7 @@ Anonymous visitors are sent to the sign-in page; a signed-in user without the ro
 a user with the role gets the page (200) or, for an action, is redirected to its result.
 """
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from apps.facts.models import FactEdit, FactState
+from apps.facts.actions import run_import, start_import
+from apps.facts.models import ChangeSet, ChangeSetState, FactEdit, FactState
 from apps.modellines.models import ModelLine
 
 OPERATORS = {"operator", "superuser"}
@@ -30,6 +32,22 @@ class Case:
 
 def state_of(world, pk: int) -> str:
     return FactEdit.objects.get(pk=pk).state
+
+
+def change_set_of(world) -> ChangeSet:
+    """A change set of two rows imported by the curator (read at once, as a worker would), made once per test."""
+    if not hasattr(world, "change_set"):
+        upload = io.BytesIO(b'{"src": "Where is Ur?", "alt": "Iraq"}\n{"src": "Where is Uruk?", "alt": "Iraq"}\n')
+        upload.name = "cities.jsonl"
+        made = start_import(world.submitted.submitter, world.line, upload, "jsonl", channel="api", in_background=False)
+        world.change_set = run_import(made.pk)
+    return world.change_set
+
+
+def upload_file() -> io.BytesIO:
+    upload = io.BytesIO(b'{"src": "Where is Nineveh?", "alt": "Iraq"}\n')
+    upload.name = "nineveh.jsonl"
+    return upload
 
 
 CASES = {
@@ -101,6 +119,30 @@ CASES = {
         {"curator", "reviewer", "operator", "superuser"},
         data=lambda w: {"other": w.theirs.pk},
         done=lambda w: FactEdit.objects.get(pk=w.mine_conflicting.pk).supersedes_id == w.theirs.pk,
+    ),
+    "change sets": Case("GET", lambda w: reverse("change_set_list"), STAFF),
+    "change set page": Case("GET", lambda w: reverse("change_set_detail", args=[change_set_of(w).pk]), STAFF),
+    "import form": Case("GET", lambda w: reverse("change_set_upload"), {"curator", "superuser"}),
+    "import a file": Case(
+        "POST",
+        lambda w: reverse("change_set_upload"),
+        {"curator", "superuser"},
+        data=lambda w: {"model_line": w.line.pk, "file": upload_file()},
+        done=lambda w: ChangeSet.objects.filter(file_name="nineveh.jsonl").exists(),
+    ),
+    "review a change set": Case(
+        "POST",
+        lambda w: reverse("change_set_review", args=[change_set_of(w).pk]),
+        {"reviewer", "superuser"},
+        data=lambda w: {"decision": "approve", "comment": "Sample checked", "revision": "1"},
+        done=lambda w: ChangeSet.objects.get(pk=change_set_of(w).pk).state == ChangeSetState.APPROVED,
+    ),
+    "exclude rows of a change set": Case(
+        "POST",
+        lambda w: reverse("change_set_exclude", args=[change_set_of(w).pk]),
+        {"curator", "reviewer", "superuser"},
+        data=lambda w: {"rows": [change_set_of(w).rows.first().pk], "reason": "Unsourced"},
+        done=lambda w: change_set_of(w).rows.filter(state=FactState.WITHDRAWN).exists(),
     ),
     "model lines": Case("GET", lambda w: reverse("modelline_list"), {"operator", "superuser"}),
     "model line page": Case(
