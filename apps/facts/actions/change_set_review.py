@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from amend.errors import TransitionError
-from apps.accounts.roles import Role
 from apps.audit.record import record_event
 from apps.facts import changeset_queries as queries
 from apps.facts import permissions
+from apps.facts.actions.reviews import clean_review
 from apps.facts.actions.state import User, move_many
 from apps.facts.errors import ConflictError
 from apps.facts.models import ChangeSet, ChangeSetReview, ChangeSetState, FactState, ReviewDecision
@@ -95,10 +95,7 @@ def review_change_set(
     since then is refused, so nobody approves rows they did not see. The review records the seeded
     sample of that revision. Approval settles the set once the line's number of reviewers approved it.
     """
-    permissions.require_role(actor, Role.REVIEWER, "review change sets")
-    if decision not in ReviewDecision.values:
-        raise ValidationError({"decision": f"must be one of {', '.join(ReviewDecision.values)}"})
-    comment = clean_text("comment", comment, max_length=MAX_RATIONALE, multiline=True)
+    comment = clean_review(actor, "change sets", decision, comment)
     current = _locked(change_set)
     if not permissions.may_review_change_set(actor, current):
         raise PermissionDenied("nobody reviews a change set they imported")

@@ -37,15 +37,20 @@ def _refuse_blocked_approval(actor: User, fact: FactEdit) -> None:
         )
 
 
+def clean_review(actor: User, what: str, decision: str, comment: str) -> str:
+    """A reviewer's decision and comment, checked: the role (403), a known decision and a comment (400)."""
+    permissions.require_role(actor, Role.REVIEWER, f"review {what}")
+    if decision not in ReviewDecision.values:
+        raise ValidationError({"decision": f"must be one of {', '.join(ReviewDecision.values)}"})
+    return clean_text("comment", comment, max_length=MAX_RATIONALE, multiline=True)
+
+
 @transaction.atomic
 def review_fact(actor: User, fact: FactEdit, decision: str, comment: str) -> Review:
     """A reviewer approves, rejects or requests changes. Approval needs the line's number of current
     approvals (of this revision), no standing rejection, and no unresolved conflict. A row of a change
     set is refused (409): its set is reviewed as one (apps.facts.actions.change_set_review)."""
-    permissions.require_role(actor, Role.REVIEWER, "review facts")
-    if decision not in ReviewDecision.values:
-        raise ValidationError({"decision": f"must be one of {', '.join(ReviewDecision.values)}"})
-    comment = clean_text("comment", comment, max_length=MAX_RATIONALE, multiline=True)
+    comment = clean_review(actor, "facts", decision, comment)
     current = locked_fact(fact)
     if not permissions.may_review(actor, current):
         raise PermissionDenied("nobody reviews their own fact")
