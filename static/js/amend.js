@@ -99,24 +99,31 @@
   }
 
   // A page showing running work ([data-live] holding a [data-live-pending]) fetches itself every few
-  // seconds and swaps that block in; once nothing is pending it reloads once, to show the outcome.
+  // seconds and swaps that block in; once nothing is pending it reloads once, to show the outcome, or,
+  // for a block marked data-live-swap (answers beside a review form), swaps in the outcome without
+  // reloading, so nothing typed on the page is lost. A page may hold several blocks (matched by id).
   function setupLiveProgress() {
-    var live = document.querySelector("[data-live]");
-    if (!live || !live.querySelector("[data-live-pending]")) { return; }
-    var every = parseInt(live.getAttribute("data-live") || "3000", 10);
-    function poll() {
-      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
-        .then(function (response) { return response.text(); })
-        .then(function (html) {
-          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
-          if (!fresh) { return; }
-          if (!fresh.querySelector("[data-live-pending]")) { window.location.reload(); return; }
-          live.innerHTML = fresh.innerHTML;
-          setTimeout(poll, every);
-        })
-        .catch(function () { setTimeout(poll, every * 2); });
-    }
-    setTimeout(poll, every);
+    document.querySelectorAll("[data-live]").forEach(function (live, index) {
+      if (!live.querySelector("[data-live-pending]")) { return; }
+      var every = parseInt(live.getAttribute("data-live") || "3000", 10);
+      function freshOf(doc) {
+        return live.id ? doc.getElementById(live.id) : doc.querySelectorAll("[data-live]")[index];
+      }
+      function poll() {
+        fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+          .then(function (response) { return response.text(); })
+          .then(function (html) {
+            var fresh = freshOf(new DOMParser().parseFromString(html, "text/html"));
+            if (!fresh) { return; }
+            var done = !fresh.querySelector("[data-live-pending]");
+            if (done && !live.hasAttribute("data-live-swap")) { window.location.reload(); return; }
+            live.innerHTML = fresh.innerHTML;
+            if (!done) { setTimeout(poll, every); }
+          })
+          .catch(function () { setTimeout(poll, every * 2); });
+      }
+      setTimeout(poll, every);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -133,7 +133,18 @@ def create_fact_with_conflicts(
         "rationale": rationale,
         "source": source,
     }
-    return insert_fact(actor, model_line, fields, submit=submit, supersedes=supersedes)
+    created = insert_fact(actor, model_line, fields, submit=submit, supersedes=supersedes)
+    if submit:
+        _ask_production(actor, created.fact)
+    return created
+
+
+def _ask_production(actor: User, fact: FactEdit) -> None:
+    """Reviewers see what production answers today: probes sent with the submission."""
+    # Imported here: the release actions import the fact actions (a cycle at module level).
+    from apps.releases.actions.probes import request_fact_probes
+
+    request_fact_probes(actor, fact)
 
 
 def create_fact(actor: User, model_line: ModelLine, **fields: Any) -> FactEdit:
@@ -192,6 +203,7 @@ def submit_fact(actor: User, fact: FactEdit) -> FactEdit:
     _refuse_duplicate(find_duplicate(current.model_line_id, current.prompt, current.target, exclude=current))
     conflicts = find_conflicts(current.model_line_id, current.prompt, current.target, exclude=current)
     move_fact(actor, current, FactState.SUBMITTED, action="fact.submitted")
+    _ask_production(actor, current)
     if conflicts:
         # Written as its own event so the timeline shows reviewers what the submission collided with.
         record_event(

@@ -38,6 +38,7 @@ def person(actor: User | None) -> User | None:
 _SUBJECTS = {
     "workers.gpu.apply_batch": "batch",
     "workers.gpu.answer_probe": "probe",
+    "workers.gpu.probe_base": "fact",
     "workers.gpu.export_checkpoint": "version",
     "workers.batching.promote_version": "version",
     "workers.batching.sync_aliases": "line",

@@ -1,4 +1,9 @@
-"""Probes: a member asks a version a prompt; a GPU worker writes its greedy answer."""
+"""Probes: a member asks a version a prompt; a GPU worker writes its greedy answer.
+
+A submitted fact is probed too: production is asked its prompt and each paraphrase, so reviewers
+see what the model answers today beside the proposed target. Answers are cached with the version
+they were asked of (one version, one prompt, one greedy answer), so a prompt is asked once per version.
+"""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -7,8 +12,14 @@ from django.utils import timezone
 from amend.errors import TransitionError
 from apps.accounts.roles import roles_of
 from apps.audit.record import record_event
+from apps.facts.models import FactEdit
 from apps.releases.actions.common import User, dispatch
 from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, ModelVersion, Probe, ProbeState, VersionState
+from apps.releases.queries import production_version
+
+# Tokens of a fact probe's answer: enough to read the model's claim ("Paris, the city of light"), few
+# enough that a submission's probes cost the GPU worker well under a second.
+FACT_PROBE_TOKENS = 12
 
 
 @transaction.atomic
@@ -41,6 +52,61 @@ def request_probe(actor: User, version: ModelVersion, prompt: str, max_new_token
     )
     dispatch("workers.gpu.answer_probe", probe.pk)
     return probe
+
+
+def fact_prompts(fact: FactEdit) -> list[str]:
+    """What a fact asks the model: its prompt, then each paraphrase (each once, in order)."""
+    return list(dict.fromkeys(p.strip()[:MAX_PROBE_PROMPT] for p in [fact.prompt, *fact.paraphrases] if p.strip()))
+
+
+@transaction.atomic
+def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
+    """Ask production a submitted fact's prompt and paraphrases (called by the submission itself).
+
+    Prompts production already answered, or is answering, are not asked again. A line without a
+    version yet gets its base recorded first by a GPU worker, which then asks it (workers.gpu.probe_base).
+    Returns the probes created now (none when every answer is cached or the base comes first).
+    """
+    version = production_version(fact.model_line_id)
+    if version is None:
+        # Only a line with no version at all gets its base recorded (never a loop of base requests).
+        if not ModelVersion.objects.filter(model_line_id=fact.model_line_id).exists():
+            dispatch("workers.gpu.probe_base", fact.pk)
+        return []
+    prompts = fact_prompts(fact)
+    cached = set(
+        Probe.objects.filter(
+            version=version,
+            prompt__in=prompts,
+            max_new_tokens=FACT_PROBE_TOKENS,
+            state__in=[ProbeState.PENDING, ProbeState.DONE],
+        ).values_list("prompt", flat=True)
+    )
+    wanted = [prompt for prompt in prompts if prompt not in cached]
+    if not wanted:
+        return []
+    requester = actor if actor is not None and actor.is_authenticated else None
+    probes = Probe.objects.bulk_create(
+        Probe(
+            model_line_id=fact.model_line_id,
+            version=version,
+            prompt=prompt,
+            max_new_tokens=FACT_PROBE_TOKENS,
+            requested_by=requester,
+        )
+        for prompt in wanted
+    )
+    # One event for the fact's probes: the submission that asked them is its own event.
+    record_event(
+        actor,
+        "probe.requested",
+        probes[0],
+        after={"version": version.number, "prompts": wanted, "probes": [p.pk for p in probes], "fact": fact.pk},
+        model_line_id=fact.model_line_id,
+    )
+    # One task for them all: the worker answers them in one batched greedy decode.
+    dispatch("workers.gpu.answer_probe", *(p.pk for p in probes))
+    return probes
 
 
 @transaction.atomic

@@ -1,6 +1,8 @@
 from django import template
 
+from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
+from apps.releases.answers import fact_answers
 from apps.releases.timeline import line_timeline
 
 register = template.Library()
@@ -30,3 +32,9 @@ def kib(value: object) -> str:
         if value >= size:
             return f"{value / size:.1f} {unit}"
     return f"{int(value)} B"
+
+
+@register.inclusion_tag("releases/_production_answers.html")
+def production_answers(fact: FactEdit) -> dict:
+    """{% production_answers fact %}: production's answers to the fact's prompts beside its target."""
+    return {"fact": fact, "answers": fact_answers(fact)}
