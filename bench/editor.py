@@ -90,6 +90,7 @@ def plain_forward_backward(model, batch, repeats: int = 3) -> tuple[float, float
     """(wall, CPU) seconds of one ordinary training forward+backward over the batch (all weights
     trainable, none updated): the median of ``repeats`` runs, as the machine may be shared."""
     params = list(model.parameters())
+    trainable = [p.requires_grad for p in params]
     for p in params:
         p.requires_grad_(True)
     times, cpu = [], []
@@ -107,9 +108,9 @@ def plain_forward_backward(model, batch, repeats: int = 3) -> tuple[float, float
                 p.grad = None
             del logits
     finally:
-        for p in params:
+        for p, flag in zip(params, trainable, strict=True):
             p.grad = None
-            p.requires_grad_(False)
+            p.requires_grad_(flag)
     return sorted(times)[len(times) // 2], sorted(cpu)[len(cpu) // 2]
 
 
@@ -159,6 +160,11 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         from bench.published import PublishedUltraEdit
 
         reference = EditorConfig.for_model(loaded, method="ultraedit", **settings)
+        config = {"method": "published", "modules": reference.modules, "lr": reference.lr, "lam": 1.0}
+        # The published code loads its own copy of the model: drop ours so memory is its alone.
+        tokenizer, device = loaded.tokenizer, str(loaded.device)
+        del loaded
+        gc.collect()
         side = PublishedUltraEdit(
             args.published,
             args.model,
@@ -166,9 +172,9 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
             modules=reference.modules,
             lr=reference.lr,
             batch_size=args.batch_size,
-            device=str(loaded.device),
+            device=device,
         )
-        config = {"method": "published", "modules": reference.modules, "lr": reference.lr, "lam": 1.0}
+        loaded = side.loaded(tokenizer)
     else:
         editor_config = EditorConfig.for_model(loaded, method=method, **settings)
         side = _AmendSide(loaded, editor_config, turns)
@@ -207,9 +213,10 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         )
         print(f"{method}: turn {turn}/{len(turns)} edited in {latency:.2f} s", file=sys.stderr, flush=True)
 
-    scored = side.loaded(loaded.tokenizer) if method == "published" else loaded
+    if method == "published":
+        loaded = side.loaded(loaded.tokenizer)  # its gradients dropped before scoring
     report = evaluate(
-        scored,
+        loaded,
         requests,
         locality_baseline=baseline,
         retained=[r for t in turns[:-1] for r in t],

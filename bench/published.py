@@ -115,10 +115,13 @@ class PublishedUltraEdit:
         self.editor.edit_model(shifts, False)
 
     def loaded(self, tokenizer) -> LoadedModel:
-        """The edited model, wrapped for Amend's metrics (its gradients are dropped first)."""
+        """The model it edits, wrapped for Amend's metrics and timings (its gradients dropped)."""
         model = self.editor.model
         model.zero_grad(set_to_none=True)
-        return wrap_model(model, tokenizer, "published-ultraedit")
+        loaded = wrap_model(model, tokenizer, "published-ultraedit")
+        for name in self.config.model.edit_modules:  # wrap_model froze them; its own cache needs them trainable
+            model.get_submodule(name).weight.requires_grad_(True)
+        return loaded
 
     def close(self) -> None:
         self._work.cleanup()

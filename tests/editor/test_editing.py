@@ -15,7 +15,7 @@ def test_edits_take_effect_while_unrelated_prompts_keep_their_answers(tokenizer)
     before = evaluate(any_model, edits(), locality_baseline=baseline).metrics
     assert before["efficacy"] == 0.0  # the model does not know the new answers yet
 
-    config = EditorConfig.for_model(any_model, method="amend", lr=3e-3, steps=8, mu=100.0)
+    config = EditorConfig.for_model(any_model, method="amend", lr=3e-3, steps=8, mu=100.0, positions="target")
     editor = Editor(any_model, config)
     editor.preserve_text = " ".join(SENTENCES)
     editor.apply(edits())
@@ -55,3 +55,20 @@ def test_memory_does_not_grow_over_turns(tokenizer):
         state.append(editor.normalizer.nbytes)
     assert len(set(state)) == 1  # the normaliser is a count and two vectors per module shape
     assert len(set(held[1:])) == 1  # after the first batch built the fixed matrices, nothing accumulates
+
+
+def test_a_lines_first_batch_of_a_single_fact_takes_effect(tokenizer):
+    # Without calibration the lifelong normaliser has seen only this fact's own rows: each is
+    # standardised against itself and the edit is (nearly) nothing.
+    fact = [EditRequest("Where does Erin live ?", "Lima")]
+    settings = {"method": "amend", "lr": 3e-3, "steps": 4, "mu": 0.0, "positions": "target"}
+    plain = tiny_llama(tokenizer)
+    Editor(plain, EditorConfig.for_model(plain, **settings, calibrate=0)).apply(fact)
+    assert evaluate(plain, fact).metrics["efficacy"] == 0.0
+
+    calibrated = tiny_llama(tokenizer)
+    config = EditorConfig.for_model(calibrated, **settings, calibrate=100)
+    editor = Editor(calibrated, config)
+    editor.apply(fact)
+    assert evaluate(calibrated, fact).metrics["efficacy"] == 1.0
+    assert editor.normalizer.count(editor.normalizer.keys[0]) > 100  # seeded before the fact's rows came
