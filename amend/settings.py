@@ -225,6 +225,9 @@ AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
 AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 # Model lines whose model a worker keeps loaded at once (least recently used out).
 AMEND_WORKER_MAX_LINES = int(os.environ.get("AMEND_WORKER_MAX_LINES", "2"))
+# A version stores a dense snapshot of its edited modules once the deltas since the nearest snapshot
+# hold this many rank-1 terms: a rebuild then adds fewer (workers/lineage.py; figures: bench lineage).
+AMEND_SNAPSHOT_RANK = int(os.environ.get("AMEND_SNAPSHOT_RANK", "1024"))
 
 # MLflow: a tracking server in production, a local SQLite store with file artifacts otherwise.
 MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow' / 'mlflow.db'}")

@@ -1,8 +1,11 @@
-"""The worker's memory of each model line: the model loaded once, and which version its weights hold.
+"""The worker's memory of each model line: the model loaded once, which version its weights hold, and
+the chain state (workers/editor/versions.py) it last computed.
 
-Materialising a version always recomputes the edited modules from the base snapshot and the
-version's full delta chain (never by stacking onto whatever the weights hold), so the result is
-bitwise the recorded version; its content hash is checked against the database's.
+Materialising a version never stacks onto whatever the weights hold: it continues the chain from a
+state whose chain is a prefix of the version's (the one in memory, the version's nearest snapshot, or
+the base, whichever covers most), so the result is bitwise the recorded version whatever the start;
+its content hash is checked against the database's. Rebuild cost is bounded by the snapshot spacing
+(AMEND_SNAPSHOT_RANK), not by the length of the lineage.
 Imports torch and the editor lazily: only a worker process running a GPU task touches CUDA.
 """
 
@@ -28,7 +31,7 @@ class LineageError(Exception):
 class LineModel:
     key: str
     loaded: Any  # workers.editor.LoadedModel
-    base: Any  # workers.editor.BaseSnapshot
+    base: Any  # workers.editor.Snapshot of the base weights
     config: Any  # workers.editor.EditorConfig
     # The version the in-memory weights hold (None: not a recorded version, e.g. mid-edit).
     version_id: int | None = None
@@ -38,11 +41,16 @@ class LineModel:
     # Per edited module, its inputs on general text through the *base* weights (the editor's fixed
     # preservation matrices are built from them): computed once at load, before any version is held.
     general_keys: dict | None = None
+    # The last chain state computed (rule 2), and the recorded chain it is the state of (None: not
+    # a recorded version yet). Separate from the weights, which the editor changes in place.
+    state: Any = None  # workers.editor.Snapshot
+    state_chain: list[str] | None = None
 
 
 _LINES: "OrderedDict[int, LineModel]" = OrderedDict()
 _DELTAS: "OrderedDict[str, Any]" = OrderedDict()
 _MAX_CACHED_DELTAS = 512
+SNAPSHOT_FILE = "snapshot.safetensors"
 
 
 def base_model_path(line: ModelLine) -> str:
@@ -65,14 +73,14 @@ def line_model(line: ModelLine) -> LineModel:
         _LINES.move_to_end(line.pk)
         cached.load_seconds = 0.0
         return cached
-    from workers.editor import DEFAULT_FLUENCY_TEXT, BaseSnapshot, Editor, EditorConfig, load_model
+    from workers.editor import DEFAULT_FLUENCY_TEXT, Editor, EditorConfig, Snapshot, load_model
 
     started = time.perf_counter()
     path = base_model_path(line)
     loaded = load_model(path, device=settings.AMEND_DEVICE)
     overrides = {**line.editor_settings, "modules": list(line.edited_modules) or None}
     config = EditorConfig.for_model(loaded, **overrides)
-    base = BaseSnapshot.capture(loaded, config.modules)
+    base = Snapshot.capture(loaded, config.modules)
     general_keys = Editor(loaded, config).prepare()
     model = LineModel(
         key=key,
@@ -82,6 +90,8 @@ def line_model(line: ModelLine) -> LineModel:
         load_seconds=time.perf_counter() - started,
         fluency_text=DEFAULT_FLUENCY_TEXT,
         general_keys=general_keys,
+        state=base,
+        state_chain=[],
     )
     _LINES[line.pk] = model
     while len(_LINES) > settings.AMEND_WORKER_MAX_LINES:
@@ -109,25 +119,121 @@ def load_normalizer(version: ModelVersion) -> Any:
     return Normalizer.load(tracking.fetch_artifact(version.normalizer_path, cache_dir()))
 
 
+def nearest_snapshot(version: ModelVersion) -> tuple[str, int] | None:
+    """(uri, deltas it covers) of the newest snapshot in the version's ancestry (itself included).
+    Every ancestor's chain is a prefix of the version's: a revert's parent is the version it replays on."""
+    from apps.releases.queries import ancestry
+
+    for ancestor in reversed(ancestry(version)):
+        if ancestor.snapshot_path and ancestor.weights_rule == 2:
+            return ancestor.snapshot_path, len(ancestor.delta_chain)
+    return None
+
+
+def load_snapshot(uri: str) -> Any:
+    from workers.editor import EditorError, Snapshot
+
+    try:
+        return Snapshot.load(tracking.fetch_artifact(uri, cache_dir()))
+    except EditorError as exc:
+        raise LineageError(f"refused: {exc}") from exc
+
+
+def chain_state(model: LineModel, version: ModelVersion | None) -> Any:
+    """The rule-2 chain state of `version` (None: the base), continued from the start that covers
+    most of its chain; kept in memory as the line's last state."""
+    chain = list(version.delta_chain) if version is not None else []
+    state = model.base
+    if model.state_chain is not None and chain[: len(model.state_chain)] == model.state_chain:
+        state = model.state
+    found = nearest_snapshot(version) if version is not None else None
+    if found is not None and found[1] > state.covers:
+        state = load_snapshot(found[0])
+        if state.covers != found[1] or state.modules != model.base.modules:
+            raise LineageError(f"the snapshot of {version.label}'s chain does not match the line's edited modules")
+    if state.covers < len(chain):
+        state = state.advance([load_delta(uri) for uri in chain[state.covers :]])
+    model.state, model.state_chain = state, chain
+    return state
+
+
 def hold_version(model: LineModel, version: ModelVersion) -> str:
     """Make the in-memory weights exactly `version` (a no-op when they already are)."""
     if model.version_id == version.pk:
         return model.content_hash
-    from workers.editor import write_version_weights
+    from workers.editor import hold_weights
+    from workers.editor.legacy import write_rule1_weights
 
     model.version_id = None
-    content_hash = write_version_weights(model.loaded, model.base, [load_delta(uri) for uri in version.delta_chain])
+    if version.weights_rule == 1:
+        deltas = [load_delta(uri) for uri in version.delta_chain]
+        content_hash = write_rule1_weights(model.loaded, model.base, deltas)
+    else:
+        content_hash = hold_weights(model.loaded, chain_state(model, version))
     if version.content_hash and content_hash != version.content_hash:
         raise LineageError(
-            f"{version.label} rebuilt with content hash {content_hash[:12]}, recorded {version.content_hash[:12]}"
+            f"{version.label} rebuilt with content hash {content_hash[:12]}, recorded {version.content_hash[:12]}: "
+            "refused (a delta or snapshot changed since it was recorded)"
         )
     model.version_id, model.content_hash = version.pk, content_hash
     return content_hash
 
 
+def write_new_version(model: LineModel, start: ModelVersion | None, deltas: list[Any]) -> str:
+    """Weights of a version not yet recorded: `start`'s chain state (None: the base) advanced by the
+    new deltas. `remember` then ties the state to the recorded version."""
+    from workers.editor import hold_weights
+
+    state = chain_state(model, start).advance(deltas)
+    model.version_id = None
+    model.state, model.state_chain = state, None
+    return hold_weights(model.loaded, state)
+
+
+def snapshot_due(start: ModelVersion, deltas: list[Any]) -> bool:
+    """Whether the version built from `start` with `deltas` should store a snapshot: when the rank-1
+    terms a rebuild would add after the nearest snapshot reach AMEND_SNAPSHOT_RANK (so rebuild work
+    stays bounded whatever the batch size)."""
+    found = nearest_snapshot(start)
+    after = start.delta_chain[found[1] if found else 0 :]
+    terms = sum(load_delta(uri).rank for uri in after) + sum(d.rank for d in deltas)
+    return terms >= settings.AMEND_SNAPSHOT_RANK
+
+
+def stage_snapshot(model: LineModel, start: ModelVersion, deltas: list[Any], staging: Path) -> bool:
+    """Save the new version's chain state (from write_new_version) into staging when one is due."""
+    if not snapshot_due(start, deltas):
+        return False
+    model.state.save(staging / SNAPSHOT_FILE)
+    return True
+
+
+def serving_manifest(
+    model: LineModel, line: ModelLine, start: ModelVersion | None, new_deltas: int, *, snapshot: bool
+) -> dict[str, Any]:
+    """What workers/serving.py needs to rebuild the version: the base, the nearest snapshot and the
+    deltas after it (paths without runs:/ are this version's own run; tracking.log_version resolves them)."""
+    own = [f"deltas/delta-{i}.safetensors" for i in range(1, new_deltas + 1)]
+    chain = list(start.delta_chain) if start is not None else []
+    found = nearest_snapshot(start) if start is not None else None
+    if snapshot:
+        found, chain, own = (SNAPSHOT_FILE, len(chain) + new_deltas), [], []
+    covers = found[1] if found else 0
+    return {
+        "base_model": base_model_path(line),
+        "modules": list(model.base.modules),
+        "dtype": str(next(model.loaded.model.parameters()).dtype).removeprefix("torch."),
+        "snapshot": {"uri": found[0], "covers": covers} if found else None,
+        "deltas": [*chain[covers:], *own],
+    }
+
+
 def remember(model: LineModel, version: ModelVersion) -> None:
-    """The weights now hold this freshly recorded version."""
+    """The weights now hold this freshly recorded version, whose chain state write_new_version (or
+    hold_version of its parent, for a version adding no delta) left in model.state."""
     model.version_id, model.content_hash = version.pk, version.content_hash
+    covered = model.state is not None and model.state.covers == len(version.delta_chain)
+    model.state_chain = list(version.delta_chain) if covered else None
 
 
 def checkpoint_bytes(path: str) -> int:

@@ -96,10 +96,7 @@ def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
     existing = ModelVersion.objects.filter(model_line=line, number=0).first()
     if existing is not None:
         return existing
-    from workers.editor import write_version_weights
-
-    content_hash = write_version_weights(model.loaded, model.base, [])
-    model.version_id = None
+    content_hash = lineage.write_new_version(model, None, [])
     path = lineage.base_model_path(line)
     tracked = tracking.log_version(
         line,
@@ -112,6 +109,7 @@ def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
         report={"kind": "base", "content_hash": content_hash},
         content_hash=content_hash,
         fact_count=0,
+        serving=lineage.serving_manifest(model, line, None, 0, snapshot=False),
     )
     version = actions.ensure_base_version(line, content_hash, tracked, lineage.checkpoint_bytes(path))
     lineage.remember(model, version)
@@ -143,6 +141,7 @@ class Outcome:
     per_fact: dict[int, dict[str, Any]]
     failure: str
     evaluation: dict[str, Any]
+    snapshot: bool = False  # a dense snapshot of the new chain state is in staging (lineage.stage_snapshot)
 
 
 def gather(
@@ -182,7 +181,7 @@ def edit_and_evaluate(
     ``progress(stage)`` is told when editing and evaluating begin."""
     import torch
 
-    from workers.editor import Editor, EditorError, evaluate, locality_baseline, perplexity, write_version_weights
+    from workers.editor import Editor, EditorError, evaluate, locality_baseline, perplexity
     from workers.editor.model import get_module
 
     with stages.timed("materialise"):
@@ -200,11 +199,9 @@ def edit_and_evaluate(
         deltas = [editor.apply([by_id[i] for i in ids]) for ids in inputs.segments]
     failure = ""
     with stages.timed("materialise"):
-        # Canonical weights: base + the whole chain summed in fp32, as any machine will rebuild them.
-        model.version_id = None
+        # Canonical weights: start's chain state advanced by the new deltas, as any machine will rebuild them.
         try:
-            chain = [*map(lineage.load_delta, start.delta_chain), *deltas]
-            content_hash = write_version_weights(model.loaded, model.base, chain)
+            content_hash = lineage.write_new_version(model, start, deltas)
         except EditorError as exc:
             raise EditorError(f"the edit produced unusable weights: {exc}") from exc
         weights = {name: get_module(model.loaded.model, name).weight for name in model.base.modules}
@@ -234,6 +231,7 @@ def edit_and_evaluate(
         for index, delta in enumerate(deltas, start=1):
             delta.save(staging / "deltas" / f"delta-{index}.safetensors")
         editor.normalizer.save(staging / "normalizer.safetensors")
+        snapshot = lineage.stage_snapshot(model, start, deltas, staging)
     metrics = {key: float(value) for key, value in report.metrics.items()}
     evaluation = {
         "parent_version": start.number,
@@ -243,7 +241,7 @@ def edit_and_evaluate(
         "locality_probes": len(inputs.probes),
         "content_hash": content_hash,
     }
-    return Outcome(content_hash, metrics, per_fact, failure, evaluation)
+    return Outcome(content_hash, metrics, per_fact, failure, evaluation, snapshot)
 
 
 def _fact_result(item: dict[str, Any], before: list[str], after: list[str], index: int) -> dict[str, Any]:
@@ -313,6 +311,9 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
                 report={"batch": batch.pk, "kind": batch.kind, **outcome.evaluation},
                 content_hash=outcome.content_hash,
                 fact_count=len(fact_ids),
+                serving=lineage.serving_manifest(
+                    model, line, start, len(list(staging.glob("deltas/*.safetensors"))), snapshot=outcome.snapshot
+                ),
             )
         run_dir = lineage.cache_dir() / tracked.run_id
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -336,6 +337,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             replayed_batch_ids=[b for b, _ in segments if b is not None] if batch.kind == BatchKind.REVERT else [],
             failure=outcome.failure,
             editor_settings=model.config.to_dict(),
+            snapshot_path=f"runs:/{tracked.run_id}/{lineage.SNAPSHOT_FILE}" if outcome.snapshot else "",
         )
         version = actions.record_version(batch, built, tracked)
         if version.content_hash == built.content_hash:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -131,8 +132,12 @@ def log_version(
     report: dict[str, Any],
     content_hash: str,
     fact_count: int,
+    serving: dict[str, Any] | None = None,
 ) -> TrackedVersion:
-    """One run with params, metrics and artifacts, and the registered model version for it."""
+    """One run with params, metrics and artifacts, and the registered model version for it.
+
+    With `serving` (lineage.serving_manifest) the registered version is a pyfunc model under model/
+    (workers/serving.py) that rebuilds this version; without it, the run's artifacts."""
     forget_orphans(line, batch_key)
 
     def run() -> TrackedVersion:
@@ -152,11 +157,16 @@ def log_version(
         if artifacts_dir is not None:
             mlflow.log_artifacts(run_id, str(artifacts_dir))
         mlflow.log_dict(run_id, report, "evaluation_report.json")
+        source = created.info.artifact_uri
+        if serving is not None:
+            manifest = {**serving, "content_hash": content_hash, "label": f"{line.name} v{number}"}
+            _log_serving_model(mlflow, run_id, manifest)
+            source = f"{source}/model"
         name = registered_model_name(line)
         _ensure_registered_model(mlflow, name, line)
         mv = mlflow.create_model_version(
             name,
-            source=f"{created.info.artifact_uri}",
+            source=source,
             run_id=run_id,
             tags={
                 "batch": batch_key,
@@ -171,6 +181,22 @@ def log_version(
         return TrackedVersion(run_id=run_id, model_name=name, model_version=str(mv.version))
 
     return with_backoff("logging of the version", run)
+
+
+def _log_serving_model(mlflow: Any, run_id: str, manifest: dict[str, Any]) -> None:
+    """The version's pyfunc model into the run, under model/; paths in the manifest that are not
+    runs:/ URIs are this run's own artifacts."""
+    from workers.serving import save_version_model
+
+    def resolve(path: str) -> str:
+        return path if path.startswith("runs:/") else f"runs:/{run_id}/{path}"
+
+    manifest = {**manifest, "deltas": [resolve(uri) for uri in manifest["deltas"]]}
+    if manifest.get("snapshot"):
+        manifest["snapshot"] = {**manifest["snapshot"], "uri": resolve(manifest["snapshot"]["uri"])}
+    with tempfile.TemporaryDirectory() as scratch:
+        save_version_model(Path(scratch) / "model", manifest)
+        mlflow.log_artifacts(run_id, str(Path(scratch) / "model"), "model")
 
 
 def set_aliases(model_name: str, production: str, previous: str | None) -> None:

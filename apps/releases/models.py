@@ -99,6 +99,11 @@ class ModelVersion(models.Model):
     # Every delta from the base to this version, in order (local paths; also MLflow artifacts).
     delta_chain = models.JSONField(default=list, blank=True)
     normalizer_path = models.CharField(max_length=1000, blank=True)
+    # The dense edited weights after this whole chain (workers/editor/versions.py), stored every few
+    # versions so a rebuild starts there instead of at the base; empty when this version has none.
+    snapshot_path = models.CharField(max_length=1000, blank=True)
+    # How delta_chain becomes weights: 2 = versions.py's rule, 1 = legacy.py's (versions recorded before).
+    weights_rule = models.PositiveSmallIntegerField(default=2)
     delta_bytes = models.BigIntegerField(default=0)
     checkpoint_bytes = models.BigIntegerField(default=0)
     # {load, edit, evaluate, mlflow, materialise} seconds.

@@ -19,7 +19,7 @@ class BuiltVersion:
     # The deltas this version adds to its parent, in order (local paths).
     delta_paths: list[str]
     normalizer_path: str
-    delta_bytes: int
+    delta_bytes: int  # deltas, normaliser and snapshot (if any): everything this version stores
     checkpoint_bytes: int
     stage_seconds: dict[str, float]
     built_from: datetime
@@ -28,6 +28,8 @@ class BuiltVersion:
     # Why the version cannot be used at all (non-finite weights or metrics); empty when it can.
     failure: str = ""
     editor_settings: dict[str, Any] = field(default_factory=dict)
+    # The dense snapshot of the edited weights this version stores ("" when none).
+    snapshot_path: str = ""
 
 
 @dataclass

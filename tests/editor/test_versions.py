@@ -1,12 +1,15 @@
-"""Deltas and versions: exact undo, files that round-trip, and bit-for-bit rebuilt versions."""
+"""Deltas and versions: exact undo, files that round-trip, and bit-for-bit rebuilt versions, from the base or
+from a snapshot, with a dense product that is exact whatever the BLAS does."""
 
 import copy
+import random
 
 import pytest
 import torch
 
 from tests.editor.conftest import edits, tiny_gpt2, tiny_llama
-from workers.editor import BaseSnapshot, Delta, Editor, EditorConfig, EditorError, content_hash, write_version_weights
+from workers.editor import Delta, Editor, EditorConfig, EditorError, Snapshot, content_hash, write_version_weights
+from workers.editor.exact import exact_factors, exact_product, mantissa_bits
 
 
 def weights(loaded, modules):
@@ -41,7 +44,7 @@ def test_delta_file_round_trip(any_model, tmp_path):
 def test_materialised_version_is_bitwise_reproducible(tokenizer, build):
     first = build(tokenizer)
     config = EditorConfig.for_model(first, method="amend", lr=1e-2, steps=2)
-    base = BaseSnapshot.capture(first, config.modules)
+    base = Snapshot.capture(first, config.modules)
     editor = Editor(first, config)
     deltas = [editor.apply(edits()[:2]), editor.apply(edits()[2:])]
 
@@ -86,5 +89,97 @@ def test_non_finite_delta_is_refused_and_model_unchanged(gpt2):
     with pytest.raises(EditorError, match="non-finite"):
         bad.apply_to(gpt2.model)
     with pytest.raises(EditorError, match="non-finite"):
-        write_version_weights(gpt2, BaseSnapshot.capture(gpt2, config.modules), [bad])
+        write_version_weights(gpt2, Snapshot.capture(gpt2, config.modules), [bad])
     assert content_hash(gpt2, config.modules) == before
+
+
+def test_dense_product_is_exact_whatever_the_blocking_or_threads():
+    torch.manual_seed(1)
+    rank = 300
+    u = torch.randn(96, rank) * torch.logspace(-8, 2, rank)  # scales far apart within each row
+    r = torch.randn(rank, 80) * 1e-3
+    product = exact_product(u, r)  # (96, 80) float64
+    uq, rq = exact_factors(u, r)
+
+    # Integer arithmetic, which cannot round: mantissas times each row's and column's power of two.
+    bits = mantissa_bits(rank)
+    row = torch.exp2(torch.frexp(u.double().abs().amax(1, keepdim=True)).exponent.double() - bits)
+    col = torch.exp2(torch.frexp(r.double().abs().amax(0, keepdim=True)).exponent.double() - bits)
+    m, n = uq / row, rq / col
+    assert torch.equal(m, m.round()) and torch.equal(n, n.round()) and m.abs().max() <= 2**bits
+    exact = (m.long() @ n.long()).double() * row * col
+    assert torch.equal(product, exact)
+
+    # Another summation order, other blocks, one thread: the same bits.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert torch.equal(exact_product(u, r), product)
+    finally:
+        torch.set_num_threads(threads)
+    order = torch.randperm(rank)
+    assert torch.equal(uq[:, order] @ rq[order], product)
+    assert torch.equal(uq[:, :7] @ rq[:7] + uq[:, 7:] @ rq[7:], product)
+    assert torch.equal(exact_product(u, r, transpose=True), product.T)
+    # Rounding the factors moved each element by at most 2^-b of its row's (column's) largest, so the
+    # product by at most this bound (about fp32's own rounding of the terms), and no more.
+    ua, ra = u.double().abs(), r.double().abs()
+    bound = 2.0**-bits * (ua.amax(1, keepdim=True) * ra.sum(0) + ua.sum(1, keepdim=True) * ra.amax(0)) * 1.01
+    error = (product - u.double() @ r.double()).abs()
+    assert (error <= bound).all() and error.max() > 0
+
+
+def random_chain(loaded, modules, count: int, seed: int = 0) -> list[Delta]:
+    """`count` deltas of random ranks on the given modules, as the editor shapes them (d_in, r), (r, d_out)."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    chain = []
+    for _ in range(count):
+        factors = {}
+        for name in modules:
+            w = loaded.model.get_submodule(name).weight  # nn.Linear: (d_out, d_in)
+            rank = rng.randint(1, 12)
+            factors[name] = (torch.randn(w.shape[1], rank) * 1e-2, torch.randn(rank, w.shape[0]) * 1e-2)
+        chain.append(Delta(factors))
+    return chain
+
+
+def test_a_long_lineage_rebuilds_bitwise_from_any_snapshot(llama, tokenizer, tmp_path):
+    modules = EditorConfig.for_model(llama, method="ultraedit").modules
+    base = Snapshot.capture(llama, modules)
+    chain = random_chain(llama, modules, 60)
+    recorded = write_version_weights(llama, base, chain)  # version 60, from the base
+    naive = {n: base.weights[n].double() + sum(d.dense(n).double().T for d in chain) for n in modules}
+
+    # Snapshots every 16 deltas, saved and read back: version 60 from the last one is the same bits.
+    state = base
+    for start in range(0, 48, 16):
+        state = state.advance(chain[start : start + 16])
+        state.save(tmp_path / f"snapshot-{state.covers}.safetensors")
+    restored = Snapshot.load(tmp_path / "snapshot-48.safetensors")
+    assert restored.covers == 48
+    elsewhere = tiny_llama(tokenizer)  # another worker, same base
+    assert write_version_weights(elsewhere, restored, chain[48:]) == recorded
+    # Step by step (the worker's in-memory path) lands on the same bits too.
+    state = base
+    for delta in chain:
+        state = state.advance([delta])
+    assert state.digest() == recorded == content_hash(elsewhere, modules)
+    # And the weights are the plain sum of the deltas up to fp32 rounding.
+    for n in modules:
+        torch.testing.assert_close(elsewhere.model.get_submodule(n).weight.double(), naive[n], rtol=1e-5, atol=1e-6)
+    # A version in the middle, from an earlier snapshot: its own hash, not version 60's.
+    middle = write_version_weights(elsewhere, Snapshot.load(tmp_path / "snapshot-16.safetensors"), chain[16:20])
+    assert middle == write_version_weights(llama, base, chain[:20]) != recorded
+
+
+def test_a_snapshot_whose_bytes_changed_is_refused(llama, tmp_path):
+    modules = EditorConfig.for_model(llama, method="ultraedit").modules
+    state = Snapshot.capture(llama, modules).advance(random_chain(llama, modules, 2))
+    path = tmp_path / "snapshot.safetensors"
+    state.save(path)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40  # one bit of the last weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(EditorError, match="digest"):
+        Snapshot.load(path)

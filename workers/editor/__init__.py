@@ -16,11 +16,10 @@ from .evaluate import (
 from .generate import generate_answer, greedy_answers, says_target
 from .model import LoadedModel, load_model, wrap_model
 from .normalizer import Normalizer
-from .versions import BaseSnapshot, content_hash, write_version_weights
+from .versions import Snapshot, content_hash, hold_weights, write_version_weights
 
 __all__ = [
     "DEFAULT_FLUENCY_TEXT",
-    "BaseSnapshot",
     "Delta",
     "EditRequest",
     "Editor",
@@ -31,10 +30,12 @@ __all__ = [
     "LocalityBaseline",
     "LocalityProbe",
     "Normalizer",
+    "Snapshot",
     "content_hash",
     "evaluate",
     "generate_answer",
     "greedy_answers",
+    "hold_weights",
     "load_model",
     "locality_baseline",
     "perplexity",

@@ -150,10 +150,9 @@ def _point_production(
     _take_out_facts(actor, line, version, applied)
     _hold_orphaned_facts(line, version, applied)
     promotion = _record_promotion(actor, line, version, previous, kind=kind, reason=reason, automatic=automatic)
-    # MLflow follows the database after commit: its aliases, and the full checkpoint once per version.
+    # MLflow follows the database after commit: its aliases. No full checkpoint is exported: each
+    # registered version is a pyfunc model that rebuilds itself from the deltas (workers/serving.py).
     dispatch("workers.batching.sync_aliases", line.pk)
-    if not version.checkpoint_uri:
-        dispatch("workers.gpu.export_checkpoint", version.pk)
     # A signed checkpoint of the audit trail at every promotion (apps/audit/checkpoints.py).
     dispatch("workers.batching.checkpoint_audit")
     return promotion

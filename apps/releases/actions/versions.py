@@ -104,6 +104,7 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         content_hash=built.content_hash,
         delta_chain=[*parent.delta_chain, *built.delta_paths],
         normalizer_path=built.normalizer_path,
+        snapshot_path=built.snapshot_path,
         delta_bytes=built.delta_bytes,
         checkpoint_bytes=built.checkpoint_bytes,
         stage_seconds=built.stage_seconds,
