@@ -152,7 +152,7 @@ def chain_state(model: LineModel, version: ModelVersion | None) -> Any:
         if state.covers != found[1] or state.modules != model.base.modules:
             raise LineageError(f"the snapshot of {version.label}'s chain does not match the line's edited modules")
     if state.covers < len(chain):
-        state = state.advance([load_delta(uri) for uri in chain[state.covers :]])
+        state = state.advance([load_delta(uri) for uri in chain[state.covers :]], model.loaded.device)
     model.state, model.state_chain = state, chain
     return state
 
@@ -184,7 +184,7 @@ def write_new_version(model: LineModel, start: ModelVersion | None, deltas: list
     new deltas. `remember` then ties the state to the recorded version."""
     from workers.editor import hold_weights
 
-    state = chain_state(model, start).advance(deltas)
+    state = chain_state(model, start).advance(deltas, model.loaded.device)
     model.version_id = None
     model.state, model.state_chain = state, None
     return hold_weights(model.loaded, state)
@@ -194,10 +194,11 @@ def snapshot_due(start: ModelVersion, deltas: list[Any]) -> bool:
     """Whether the version built from `start` with `deltas` should store a snapshot: when the rank-1
     terms a rebuild would add after the nearest snapshot reach AMEND_SNAPSHOT_RANK (so rebuild work
     stays bounded whatever the batch size)."""
+    from workers.editor.versions import snapshot_due as due
+
     found = nearest_snapshot(start)
     after = start.delta_chain[found[1] if found else 0 :]
-    terms = sum(load_delta(uri).rank for uri in after) + sum(d.rank for d in deltas)
-    return terms >= settings.AMEND_SNAPSHOT_RANK
+    return due([*(load_delta(uri).rank for uri in after), *(d.rank for d in deltas)], settings.AMEND_SNAPSHOT_RANK)
 
 
 def stage_snapshot(model: LineModel, start: ModelVersion, deltas: list[Any], staging: Path) -> bool:

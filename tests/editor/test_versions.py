@@ -129,6 +129,14 @@ def test_dense_product_is_exact_whatever_the_blocking_or_threads():
     assert (error <= bound).all() and error.max() > 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_gpu_rebuilds_the_same_bits_as_the_cpu(llama):
+    modules = EditorConfig.for_model(llama, method="ultraedit").modules
+    base = Snapshot.capture(llama, modules)
+    chain = random_chain(llama, modules, 5)
+    assert base.advance(chain, "cuda").digest() == base.advance(chain).digest()
+
+
 def random_chain(loaded, modules, count: int, seed: int = 0) -> list[Delta]:
     """`count` deltas of random ranks on the given modules, as the editor shapes them (d_in, r), (r, d_out)."""
     rng = random.Random(seed)

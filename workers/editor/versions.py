@@ -80,19 +80,23 @@ class Snapshot:
                     raise EditorError(f"delta {i} for {name!r} is {u.shape[0]}x{r.shape[1]}, the module {d_in}x{d_out}")
 
     @torch.no_grad()
-    def advance(self, deltas: list[Delta]) -> Snapshot:
-        """The chain state after `deltas` more steps (module docstring); self is not changed."""
+    def advance(self, deltas: list[Delta], device: torch.device | str = "cpu") -> Snapshot:
+        """The chain state after `deltas` more steps (module docstring); self is not changed.
+        `device` only decides where the arithmetic runs (a GPU is faster on 7B-sized modules): the
+        bits are the same on any device."""
         self.check_deltas(deltas, first=self.covers + 1)
-        weights = dict(self.weights)
+        weights = {n: w.to(device) for n, w in self.weights.items()}
         for i, d in enumerate(deltas, start=self.covers + 1):
             for name, (u, r) in d.factors.items():  # u: (d_in, rank), r: (rank, d_out)
-                step = exact_product(u, r, transpose=self.kinds[name] == "linear")  # float64, native layout
+                linear = self.kinds[name] == "linear"
+                step = exact_product(u.to(device), r.to(device), transpose=linear)  # float64, native layout
                 step.add_(weights[name])  # += fp32 promoted exactly: one float64 rounding per element
                 new = step.to(torch.float32)
                 if not torch.isfinite(new).all():
                     raise EditorError(f"delta {i} overflows the weights of {name!r}; the model is unchanged")
                 weights[name] = new
-        return Snapshot(weights, dict(self.kinds), self.covers + len(deltas))
+        cpu = {n: w.to("cpu") for n, w in weights.items()}
+        return Snapshot(cpu, dict(self.kinds), self.covers + len(deltas))
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
@@ -115,6 +119,12 @@ class Snapshot:
         if meta.get("rule") != str(RULE) or snapshot.digest() != meta.get("digest"):
             raise EditorError(f"snapshot {str(path)!r} does not match the digest it was written with")
         return snapshot
+
+
+def snapshot_due(ranks_since_snapshot: Iterable[int], every_rank: int) -> bool:
+    """Whether a version should store its chain state: a rebuild from the nearest snapshot would add
+    `every_rank` rank-1 terms or more (rebuild work is about rank x d_in x d_out per module)."""
+    return sum(ranks_since_snapshot) >= every_rank
 
 
 @torch.no_grad()
