@@ -11,6 +11,7 @@ from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event
 from apps.facts.validation import clean_locality_probes, clean_text
 from apps.modellines.models import EDITABLE_FIELDS, ModelLine
+from apps.modellines.structure import check_line_model
 
 
 def _require_operator(actor: AbstractBaseUser | None) -> None:
@@ -35,7 +36,12 @@ def _plain_json(field: str, value: Any, depth: int = 0) -> None:
         raise ValidationError({field: f"holds a value that is not JSON ({type(value).__name__})"})
 
 
+# Settings that decide what the worker loads and edits; the bundled model with its defaults needs no check.
+_MODEL_FIELDS = {"base_model", "edited_modules", "editor_settings"}
+
+
 def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
+    """Set and validate the fields; ValidationError by field, nothing saved (the callers save after)."""
     unknown = set(fields).difference(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "is not a setting of a model line" for name in sorted(unknown)})
@@ -55,10 +61,16 @@ def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
         setattr(line, name, value)
     # full_clean: validators (gates in [0, 1], approvals 1..10, slug name, unique name) hold for every caller.
     line.full_clean(exclude=["created_by"])
+    if _MODEL_FIELDS & set(fields) and (line.base_model or line.edited_modules or line.editor_settings):
+        # What a worker would refuse of the model, refused now by field (config only, no weights loaded).
+        check_line_model(line.base_model, line.edited_modules, line.editor_settings)
 
 
 @transaction.atomic
 def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLine:
+    """An operator creates a line. Refused: PermissionDenied for other roles; ValidationError by field for
+    bad settings, among them a base model that is not a causal LM (base_model), modules that do not
+    exist or are not Linear (edited_modules), settings the editor refuses (editor_settings)."""
     _require_operator(actor)
     line = ModelLine(created_by=actor)
     _apply(line, fields)
@@ -69,6 +81,7 @@ def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLin
 
 @transaction.atomic
 def update_model_line(actor: AbstractBaseUser | None, line: ModelLine, **fields: Any) -> ModelLine:
+    """An operator changes a line; refused as create_model_line refuses, and then nothing changes."""
     _require_operator(actor)
     current = ModelLine.objects.select_for_update().get(pk=line.pk)
     before = current.audit_snapshot()

@@ -23,7 +23,7 @@ class ModelLineForm(forms.ModelForm):
     edited_modules = LinesField(
         label="Edited modules",
         required=False,
-        help_text="Dotted module names, one per line, e.g. transformer.h.10.mlp.c_proj. Empty: the family default.",
+        help_text="Dotted module names, one per line, e.g. model.layers.20.mlp.down_proj. Empty: the family default.",
     )
 
     class Meta:

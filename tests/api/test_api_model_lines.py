@@ -7,7 +7,7 @@ def test_an_operator_creates_a_line_with_its_gates(operator, api_client_for):
         "/api/model-lines/",
         {
             "name": "medical-qa",
-            "base_model": "/models/llama-3-8b",
+            "base_model": "meta-llama/Meta-Llama-3-8B",  # a hub id: a worker downloads it
             "edited_modules": ["model.layers.29.mlp.down_proj", "model.layers.30.mlp.down_proj"],
             "editor_settings": {"method": "amend", "lr": 1e-6},
             "locality_probes": [{"prompt": "The boiling point of water is", "answer": "100 degrees"}],

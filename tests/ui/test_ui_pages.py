@@ -312,7 +312,7 @@ def test_an_operator_creates_and_changes_a_model_line_and_bad_gates_are_named(cl
     client = client_for(operator)
     base = {
         "name": "history",
-        "edited_modules": "transformer.h.4.mlp.c_proj\ntransformer.h.5.mlp.c_proj",
+        "edited_modules": "model.layers.20.mlp.down_proj\nmodel.layers.22.mlp.down_proj",
         "editor_settings": '{"method": "amend"}',
         "locality_probes": "[]",
         "min_efficacy": "1.5",
@@ -332,7 +332,7 @@ def test_an_operator_creates_and_changes_a_model_line_and_bad_gates_are_named(cl
     created = client.post(reverse("modelline_create"), {**base, "min_efficacy": "0.9"})
     assert created.status_code == 302
     line = ModelLine.objects.get(name="history")
-    assert line.edited_modules == ["transformer.h.4.mlp.c_proj", "transformer.h.5.mlp.c_proj"]
+    assert line.edited_modules == ["model.layers.20.mlp.down_proj", "model.layers.22.mlp.down_proj"]
     assert line.editor_settings == {"method": "amend"} and line.approvals_required == 2
 
     client.post(reverse("modelline_edit", args=["history"]), {**base, "min_efficacy": "0.95"})
