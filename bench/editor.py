@@ -153,7 +153,7 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     probes = [p for r in requests for p in r.locality]
     baseline = locality_baseline(loaded, probes)
     ppl_before = perplexity(loaded, fluency_text)
-    before = evaluate(loaded, requests).metrics
+    before = evaluate(loaded, requests, generation=False).metrics  # greedy answers: after editing only
 
     t0 = time.perf_counter()
     if method == "published":

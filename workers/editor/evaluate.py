@@ -20,7 +20,7 @@ import torch
 
 from .data import EditRequest, LocalityProbe
 from .forward import scored_logits
-from .generate import greedy_answers, greedy_ids, says_target
+from .generate import greedy_ids, says_target
 from .model import LoadedModel
 from .tokens import build_batch, pad_id, prompt_ids, target_ids
 
@@ -152,14 +152,26 @@ def perplexity(loaded: LoadedModel, text: str) -> float:
 def _said_targets(
     loaded: LoadedModel, requests: list[EditRequest], targets: list[list[int]]
 ) -> list[tuple[str, bool, list[tuple[str, bool]]]]:
-    """Per request: (answer to the prompt, whether it gives the target, [(paraphrase answer, ok)])."""
-    prompts = [p for r in requests for p in (r.prompt, *r.paraphrases)]
-    longest = max((len(t) for t in targets), default=1)
-    answers = iter(greedy_answers(loaded, prompts, max_new_tokens=longest + 2))
+    """Per request: (answer to the prompt, whether it gives the target, [(paraphrase answer, ok)]).
+
+    Each prompt is continued for its target's length plus one token (enough to see the target and
+    where its word ends), prompts of equal target length decoded together."""
+    tok = loaded.tokenizer
+    asks = [
+        (i, p, len(t) + 1)
+        for i, (r, t) in enumerate(zip(requests, targets, strict=True))
+        for p in (r.prompt, *r.paraphrases)
+    ]
+    answers: dict[tuple[int, str], str] = {}
+    for length in sorted({n for _, _, n in asks}):
+        same = [(i, p) for i, p, n in asks if n == length]
+        ids = greedy_ids(loaded, [prompt_ids(tok, p) for _, p in same], length)
+        for (i, p), row in zip(same, ids, strict=True):
+            answers[(i, p)] = tok.decode(row, skip_special_tokens=True).strip()
     out = []
-    for r in requests:
-        first = next(answers)
-        paras = [(a, says_target(a, r.target)) for a in (next(answers) for _ in r.paraphrases)]
+    for i, r in enumerate(requests):
+        first = answers[(i, r.prompt)]
+        paras = [(answers[(i, p)], says_target(answers[(i, p)], r.target)) for p in r.paraphrases]
         out.append((first, says_target(first, r.target), paras))
     return out
 

@@ -15,7 +15,7 @@ import torch
 from .model import LoadedModel
 from .tokens import pad_id, prompt_ids
 
-ANSWER_BATCH = 32
+ANSWER_BATCH = 64
 
 
 @torch.no_grad()
