@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import sys
 
+from .bundled import main as fetch_model
+
 USAGE = "usage: python -m workers.editor fetch-model smollm2 --out DIR"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command == "fetch-model":
-        from .bundled import main as fetch_main
-
-        return fetch_main(rest)
-    print(f"error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
-    return 2
+    if argv[:1] == ["fetch-model"]:
+        return fetch_model(argv[1:])
+    asked_for_help = argv[:1] in (["-h"], ["--help"])
+    print(USAGE, file=sys.stdout if asked_for_help else sys.stderr)
+    return 0 if asked_for_help else 2
 
 
 if __name__ == "__main__":
