@@ -10,6 +10,7 @@ import torch
 from tests.editor.conftest import edits, tiny_gpt2, tiny_llama
 from workers.editor import Delta, Editor, EditorConfig, EditorError, Snapshot, content_hash, write_version_weights
 from workers.editor.exact import exact_factors, exact_product, mantissa_bits
+from workers.editor.model import in_out_dims
 
 
 def weights(loaded, modules):
@@ -145,9 +146,9 @@ def random_chain(loaded, modules, count: int, seed: int = 0) -> list[Delta]:
     for _ in range(count):
         factors = {}
         for name in modules:
-            w = loaded.model.get_submodule(name).weight  # nn.Linear: (d_out, d_in)
+            d_in, d_out = in_out_dims(loaded.model.get_submodule(name))
             rank = rng.randint(1, 12)
-            factors[name] = (torch.randn(w.shape[1], rank) * 1e-2, torch.randn(rank, w.shape[0]) * 1e-2)
+            factors[name] = (torch.randn(d_in, rank) * 1e-2, torch.randn(rank, d_out) * 1e-2)
         chain.append(Delta(factors))
     return chain
 
@@ -191,3 +192,17 @@ def test_a_snapshot_whose_bytes_changed_is_refused(llama, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(EditorError, match="digest"):
         Snapshot.load(path)
+
+
+# Recorded by the materialisation in use before rule 2 (commit 09ea4dd) for random_chain(seed=7) on tiny_llama.
+RULE1_HASH = "2682d8845ac0b00046d5a6e4702e49ea9610096e5aa7f417d9498999db7214d7"
+
+
+def test_a_version_recorded_before_rule_2_still_rebuilds_to_its_hash(llama):
+    from workers.editor.legacy import write_rule1_weights
+
+    modules = EditorConfig.for_model(llama, method="ultraedit").modules
+    chain = random_chain(llama, modules, 4, seed=7)
+    base = Snapshot.capture(llama, modules)
+    assert write_rule1_weights(llama, base, chain) == RULE1_HASH
+    assert write_version_weights(llama, base, chain) != RULE1_HASH  # why the rule is recorded per version
