@@ -10,6 +10,11 @@ from django.test import Client
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 
+# The story on the real model (test_real_model_story.py) drives Chromium against real Celery workers:
+# the browser fixtures of test_browser.py and the pipeline's model, MLflow and worker fixtures.
+from tests.pipeline.conftest import _mlflow_template, base_model, mlflow_store, wait, workers  # noqa: F401
+from tests.ui.test_browser import browser, page  # noqa: F401
+
 
 @pytest.fixture
 def superuser(db):
