@@ -74,8 +74,8 @@ _DEFAULTS: dict[str, dict[str, dict]] = {
     "amend": {
         "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1, "calibrate": 100},
         "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True},
-        "llama": {"steps": 4, "mu": 3e3, "settle": True, "positions": "all"},
-        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True, "positions": "all"},
+        "llama": {"steps": 4, "mu": 3e3, "settle": True},
+        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True},
     },
     "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 3e-2, "steps": 10}},
 }
