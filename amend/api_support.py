@@ -5,17 +5,18 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role, roles_of
+from apps.accounts.throttling import sign_in_wait
 from apps.audit.models import AppendOnlyError
 
 # The answers of exception_handler below, for the schema of every write: `responses={..., **REFUSALS}`.
@@ -38,6 +39,23 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": str(exc) or "permission denied"}, status=status.HTTP_403_FORBIDDEN)
     return drf_exception_handler(exc, context)
+
+
+# Sent by Django's own forms (the browsable API) beside the fields: not a field, never refused.
+_FORM_EXTRAS = frozenset({"csrfmiddlewaretoken"})
+
+
+class StrictInput:
+    """Mixin for input serializers (`class X(StrictInput, serializers.Serializer)`): a key the serializer
+    does not know is refused with 400 naming it, not silently dropped (a typo must not lose a field)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "keys"):
+            known = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in known and key not in _FORM_EXTRAS)
+            if unknown:
+                raise serializers.ValidationError({key: ["is not a field of this request"] for key in unknown})
+        return super().to_internal_value(data)
 
 
 class HasAnyRole(BasePermission):
@@ -89,13 +107,17 @@ class WriteThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class SignInThrottle(WriteThrottle):
-    """Limits token requests with a password per client address (guessing passwords)."""
+class SignInThrottle(BaseThrottle):
+    """Password attempts on the API, limited per client address and per user name
+    (apps.accounts.throttling, shared with the sign-in page)."""
 
-    scope = "sign_in"
+    def allow_request(self, request: Request, view: Any) -> bool:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        self.seconds = sign_in_wait(request, username)
+        return self.seconds is None
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def wait(self) -> float | None:
+        return self.seconds
 
 
 class Pagination(PageNumberPagination):

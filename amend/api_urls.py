@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from apps.accounts.api import MeView, MyTokenView, SignInTokenView
+from apps.accounts.api import MeView, MyTokenDetailView, MyTokensView, MyTokenView, SignInTokenView
 from apps.audit.api import AuditEventViewSet
 from apps.facts.api import FactViewSet, ReviewViewSet
 from apps.facts.changeset_api import ChangeSetViewSet
@@ -23,6 +23,8 @@ urlpatterns = [
     path("auth/token/", SignInTokenView.as_view(), name="api-sign-in-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/token/", MyTokenView.as_view(), name="api-my-token"),
+    path("me/tokens/", MyTokensView.as_view(), name="api-my-tokens"),
+    path("me/tokens/<int:pk>/", MyTokenDetailView.as_view(), name="api-my-token-detail"),
     # Release pipeline API (issue 4).
     path("", include("apps.releases.api_urls")),
     path("", include(router.urls)),

@@ -25,9 +25,8 @@ VAR_DIR = Path(os.environ.get("AMEND_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = env_bool("AMEND_DEBUG", False)
 SECRET_KEY = os.environ.get("AMEND_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("AMEND_ALLOW_INSECURE_KEY") != "1":
-        raise RuntimeError("AMEND_SECRET_KEY is not set (set AMEND_DEBUG=1 for local use)")
+# Outside debug mode a missing, placeholder or short key is refused at start (checked in the block at the end).
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"
 ALLOWED_HOSTS = env_list("AMEND_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("AMEND_CSRF_TRUSTED_ORIGINS", "")
@@ -41,7 +40,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc files served locally: /api/docs/ works offline
@@ -127,8 +125,6 @@ STORAGES = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("AMEND_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -291,3 +287,31 @@ CELERY_BEAT_SCHEDULE.update(
         "dispatch-outbox": {"task": "workers.batching.dispatch_outbox", "schedule": AMEND_OUTBOX_POLL_SECONDS},
     }
 )
+
+# --- Sign-in, tokens, HTTPS and input limits (issue 11) ---------------------------------------------------
+# Refuse to run outside debug mode on a key anyone could know: unset, the placeholder of docker/.env.example
+# or of debug mode, or too short to resist guessing (there is no escape hatch: set a real key).
+_PLACEHOLDER_KEYS = ("change-me", "insecure-")
+if not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith(_PLACEHOLDER_KEYS) or len(set(SECRET_KEY)) < 5):
+    raise RuntimeError(
+        "AMEND_SECRET_KEY is unset, a placeholder or shorter than 32 characters; set a random one, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or AMEND_DEBUG=1 for local use)"
+    )
+# API tokens are stored as hashes (apps.accounts.models.ApiToken), not in DRF's plain-text authtoken table.
+AMEND_TOKEN_DAYS = int(os.environ.get("AMEND_TOKEN_DAYS", "30"))
+# Sign-in attempts are counted per client address (sign_in) and per user name (sign_in_user), on the API and
+# the sign-in page. The address is that of the client as the last of NUM_PROXIES trusted proxies saw it:
+# with 0 (no proxy) X-Forwarded-For is ignored, so a client cannot choose its own address.
+REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("AMEND_NUM_PROXIES", "0"))
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["sign_in_user"] = os.environ.get("AMEND_SIGN_IN_USER_THROTTLE", "20/hour")
+# HTTPS (AMEND_HTTPS=1, on in docker/; ignored in debug mode): secure cookies, redirect http to https, HSTS.
+# Behind a proxy that terminates TLS, AMEND_PROXY_SSL_HEADER names the header it sets to "https"
+# (e.g. X-Forwarded-Proto); only set it when that proxy overwrites the header clients send.
+AMEND_HTTPS = env_bool("AMEND_HTTPS", False) and not DEBUG
+SESSION_COOKIE_SECURE = env_bool("AMEND_SECURE_COOKIES", AMEND_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("AMEND_SSL_REDIRECT", AMEND_HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("AMEND_HSTS_SECONDS", "31536000" if AMEND_HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AMEND_HSTS_INCLUDE_SUBDOMAINS", False)
+if os.environ.get("AMEND_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["AMEND_PROXY_SSL_HEADER"].upper().replace("-", "_"), "https")

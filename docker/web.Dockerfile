@@ -19,8 +19,8 @@ COPY static ./static
 
 RUN useradd --create-home --uid 10001 amend && mkdir -p /app/var && chown -R amend /app/var
 USER amend
-# collectstatic needs no database; any key works for this build step only.
-RUN AMEND_SECRET_KEY=build-only python manage.py collectstatic --noinput -v 0
+# collectstatic needs no database and no secret key (debug mode, for this build step only).
+RUN AMEND_DEBUG=1 python manage.py collectstatic --noinput -v 0
 
 EXPOSE 8000
 CMD ["gunicorn", "amend.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

@@ -3,15 +3,18 @@
 Other parts' tests reuse these; keep them small and their names plain.
 """
 
+import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.accounts.models import ApiToken, token_digest
 from apps.accounts.roles import Role, grant_role
 from apps.facts.actions import create_fact
 from apps.facts.models import FactEdit
@@ -130,15 +133,24 @@ def submitted_fact(make_fact) -> FactEdit:
     return make_fact("What is the capital of France?", "Paris", paraphrases=["France's capital city is"])
 
 
+def token_for(user) -> str:
+    """A fresh API token of `user`, stored as apps.accounts.actions.issue_token stores it but without its
+    audit event, so tests that count events see only the events of what they do."""
+    key = f"amend_test_{secrets.token_urlsafe(24)}"
+    ApiToken.objects.create(
+        user=user, prefix=key[:12], digest=token_digest(key), expires_at=timezone.now() + timedelta(days=1)
+    )
+    return key
+
+
 @pytest.fixture
 def api_client_for(db) -> Callable[[object | None], APIClient]:
-    """api_client_for(user) -> an APIClient authenticated with the user's token; None -> anonymous."""
+    """api_client_for(user) -> an APIClient authenticated with a fresh token of the user; None -> anonymous."""
 
     def make(user=None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         return client
 
     return make

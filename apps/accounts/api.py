@@ -1,25 +1,50 @@
-"""Accounts in the API: exchange a password for a token, see who you are, read or rotate your token."""
+"""Accounts in the API: exchange a password for a token, see who you are, list, issue and revoke your tokens.
+
+A token is shown once, in the answer that issues it; the database keeps only its hash, so nothing can
+read it back later. Writes go through apps.accounts.actions (audited); refusals map in amend.api_support.
+"""
 
 from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from amend.api_support import SignInThrottle, WriteThrottle
+from amend.api_support import REFUSALS, SignInThrottle, WriteThrottle
+from apps.accounts import actions
+from apps.accounts.models import ApiToken
 from apps.accounts.roles import roles_of
-from apps.accounts.serializers import MeSerializer, SignInSerializer, TokenSerializer
+from apps.accounts.serializers import (
+    ApiTokenSerializer,
+    MeSerializer,
+    NewTokenSerializer,
+    SignInSerializer,
+    TokenSerializer,
+)
 
 
-def _token_body(user, token: Token) -> dict:
-    return {"token": token.key, "username": user.get_username(), "roles": [role.value for role in roles_of(user)]}
+def _issued_body(issued: actions.IssuedToken) -> dict:
+    user = issued.token.user
+    return {
+        "token": issued.key,
+        "id": issued.token.pk,
+        "expires_at": issued.token.expires_at,
+        "username": user.get_username(),
+        "roles": [role.value for role in roles_of(user)],
+    }
+
+
+def _live_tokens(user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
 class SignInTokenView(APIView):
-    """POST a username and password, get the user's API token (created on first use)."""
+    """POST a username and password, get a new API token (shown once; valid for AMEND_TOKEN_DAYS)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -27,16 +52,20 @@ class SignInTokenView(APIView):
 
     @extend_schema(
         request=SignInSerializer,
-        responses={200: TokenSerializer, 400: OpenApiResponse(description="wrong username or password")},
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(description="wrong username or password"),
+            429: OpenApiResponse(description="too many attempts from this address or for this user name"),
+        },
     )
     def post(self, request: Request) -> Response:
         form = SignInSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        user = authenticate(request._request, **form.validated_data)
+        data = form.validated_data
+        user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             return Response({"non_field_errors": ["wrong username or password"]}, status=status.HTTP_400_BAD_REQUEST)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(_token_body(user, token))
+        return Response(_issued_body(actions.issue_token(user, name=data["name"] or "sign-in")))
 
 
 class MeView(APIView):
@@ -55,18 +84,43 @@ class MeView(APIView):
 
 
 class MyTokenView(APIView):
-    """The signed-in user's API token: GET reads it (creating one if needed), POST replaces it."""
+    """POST replaces every token of the signed-in user with one new one (shown once). Nothing reads a token back."""
 
     permission_classes = [IsAuthenticated]
     throttle_classes = [WriteThrottle]
 
-    @extend_schema(request=None, responses={200: TokenSerializer})
-    def get(self, request: Request) -> Response:
-        token, _ = Token.objects.get_or_create(user=request.user)
-        return Response(_token_body(request.user, token))
-
-    @extend_schema(request=None, responses={200: TokenSerializer})
+    @extend_schema(request=NewTokenSerializer, responses={200: TokenSerializer, **REFUSALS})
     def post(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
-        token = Token.objects.create(user=request.user)
-        return Response(_token_body(request.user, token))
+        form = NewTokenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(_issued_body(actions.replace_tokens(request.user, name=form.validated_data["name"])))
+
+
+class MyTokensView(APIView):
+    """GET lists the signed-in user's live tokens (names, first characters, expiry); POST issues another one."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(responses={200: ApiTokenSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(ApiTokenSerializer(_live_tokens(request.user), many=True).data)
+
+    @extend_schema(request=NewTokenSerializer, responses={201: TokenSerializer, **REFUSALS})
+    def post(self, request: Request) -> Response:
+        form = NewTokenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        issued = actions.issue_token(request.user, name=form.validated_data["name"])
+        return Response(_issued_body(issued), status=status.HTTP_201_CREATED)
+
+
+class MyTokenDetailView(APIView):
+    """DELETE revokes one of the signed-in user's tokens; it stops working at once (another user's: 404)."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(request=None, responses={204: None, 404: OpenApiResponse(description="no such token of yours")})
+    def delete(self, request: Request, pk: int) -> Response:
+        actions.revoke_token(request.user, get_object_or_404(_live_tokens(request.user), pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,8 @@ from rest_framework import serializers
 
 from apps.modellines.models import ModelLine
 
+MAX_NAME = ModelLine._meta.get_field("name").max_length
+
 
 class ModelLineField(serializers.SlugRelatedField):
     default_error_messages = {
@@ -23,7 +25,10 @@ class ModelLineField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", queryset=ModelLine.objects.all(), **kwargs)
 
     def to_internal_value(self, data: object) -> ModelLine:
+        # A float (1.5) is not an id; a text that no name could be (NUL, too long) is not looked up at all.
         if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, str) and (len(data) > MAX_NAME or not data.isprintable()):
             self.fail("invalid")
         by_name = ModelLine.objects.filter(name=str(data)).first()
         if by_name is not None:

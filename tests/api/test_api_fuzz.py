@@ -14,8 +14,9 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
+
+from tests.conftest import token_for
 
 EXAMPLES_PER_OPERATION = 8
 
@@ -40,9 +41,8 @@ def fuzz(operation, mode: GenerationMode, user, server_errors: list[str]) -> Non
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def call(case) -> None:
-        # Read the token each time: fuzzing POST /api/me/token/ rotates it.
-        token, _ = Token.objects.get_or_create(user=user)
-        response = case.call(headers={"Authorization": f"Token {token.key}"})
+        # A fresh token each time: fuzzing POST /api/me/token/ and DELETE /api/me/tokens/{id}/ revoke them.
+        response = case.call(headers={"Authorization": f"Token {token_for(user)}"})
         if response.status_code >= 500:
             server_errors.append(f"{operation.label} ({mode.value}): {response.status_code} {case.path}")
 

@@ -372,16 +372,20 @@ def test_a_bad_audit_filter_is_named_not_crashed(client_for, auditor):
     assert "Enter a valid date." in text(response)
 
 
-def test_the_token_page_creates_and_replaces_my_api_token(client_for, curator):
+def test_the_token_page_shows_a_new_token_once_and_revokes_it(client_for, curator):
     client = client_for(curator)
     assert "You have no API token yet." in text(client.get(reverse("my_token")))
-    client.post(reverse("my_token"))
-    first = text(client.get(reverse("my_token")))
-    key = curator.auth_token.key
-    assert key in first
-    client.post(reverse("my_token"))
-    curator.refresh_from_db()
-    assert curator.auth_token.key != key
+    created = client.post(reverse("my_token"), {"name": "nightly import"}, follow=True)
+    key = re.search(r"amend_[\w-]+", text(created)).group(0)
+    assert "shown only this once" in text(created)
+    later = text(client.get(reverse("my_token")))
+    assert key not in later and "nightly import" in later and key[:12] in later
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/me/").status_code == 200
+    token = curator.api_tokens.get()
+    client.post(reverse("revoke_my_token", args=[token.pk]))
+    assert "You have no API token yet." in text(client.get(reverse("my_token")))
+    assert api.get("/api/me/").status_code == 401
 
 
 def test_styles_and_scripts_are_served_by_the_app_itself(settings, tmp_path):

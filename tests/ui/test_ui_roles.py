@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
+from apps.accounts.models import ApiToken
 from apps.facts.actions import run_import, start_import
 from apps.facts.models import ChangeSet, ChangeSetState, FactEdit, FactState
 from apps.modellines.models import ModelLine
@@ -54,7 +54,11 @@ CASES = {
     "dashboard": Case("GET", lambda w: reverse("dashboard"), SIGNED_IN),
     "my API token": Case("GET", lambda w: reverse("my_token"), SIGNED_IN),
     "create API token": Case(
-        "POST", lambda w: reverse("my_token"), SIGNED_IN, data=lambda w: {}, done=lambda w: Token.objects.count() == 1
+        "POST",
+        lambda w: reverse("my_token"),
+        SIGNED_IN,
+        data=lambda w: {},
+        done=lambda w: ApiToken.objects.count() == 1,
     ),
     "submission form": Case("GET", lambda w: reverse("fact_create"), {"curator", "superuser"}),
     "submit a fact": Case(
