@@ -37,7 +37,7 @@ def test_the_readmes_curl_example_submits_a_fact_to_the_demo_line(transactional_
     answer = json.loads(done.stdout)
     assert answer["model_line_name"] == "demo" and answer["state"] == FactState.SUBMITTED, answer
     fact = FactEdit.objects.get(pk=answer["id"])
-    assert fact.submitter.username == "demo-curator" and fact.target == "Vitanburg"
+    assert fact.submitter.username == "demo-curator" and fact.target == "Lyon"
 
 
 def test_a_model_line_is_named_by_its_name_and_a_wrong_name_is_a_400_naming_the_field(
