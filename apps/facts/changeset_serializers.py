@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from amend.api_support import StrictInput
 from apps.facts import changeset_queries as queries
 from apps.facts import validation as rules
 from apps.facts.imports import FORMATS
@@ -10,7 +11,7 @@ from apps.facts.serializers import text
 from apps.modellines.fields import ModelLineField
 
 
-class ChangeSetUploadSerializer(serializers.Serializer):
+class ChangeSetUploadSerializer(StrictInput, serializers.Serializer):
     model_line = ModelLineField()
     file = serializers.FileField(help_text="ZsRE JSONL or CSV")
     format = serializers.ChoiceField(
@@ -101,7 +102,7 @@ class ChangeSetSummarySerializer(serializers.Serializer):
     sample = SampleRowSerializer(many=True)
 
 
-class ChangeSetReviewCreateSerializer(serializers.Serializer):
+class ChangeSetReviewCreateSerializer(StrictInput, serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.choices)
     comment = text(rules.MAX_RATIONALE)
     revision = serializers.IntegerField(
@@ -128,7 +129,7 @@ class ChangeSetReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExcludeRowsSerializer(serializers.Serializer):
+class ExcludeRowsSerializer(StrictInput, serializers.Serializer):
     rows = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=20_000)
     reason = text(rules.MAX_RATIONALE)
 

@@ -8,11 +8,12 @@ optional `paraphrases` (separated by `|`), `loc`/`locality_prompt`, `loc_ans`/`l
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from amend import strict_json
 
 FORMATS = ("jsonl", "csv")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -91,9 +92,9 @@ def iter_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None,
                 yield number, None, f"the file has more than {MAX_IMPORT_ROWS} rows; the rest was not read"
                 return
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, None, f"not valid JSON ({error.msg})"
+                row = strict_json.loads(line)
+            except strict_json.JSONRefusedError as error:
+                yield number, None, str(error)
                 continue
             if not isinstance(row, dict):
                 yield number, None, "not a JSON object"

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from amend.api_support import StrictInput
 from apps.facts import validation as rules
 from apps.facts.conflicts import find_conflicts
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
@@ -16,7 +17,7 @@ def text(max_length: int, *, required: bool = True, **kwargs) -> serializers.Cha
     )
 
 
-class LocalityProbeSerializer(serializers.Serializer):
+class LocalityProbeSerializer(StrictInput, serializers.Serializer):
     prompt = text(rules.MAX_PROMPT)
     answer = text(rules.MAX_TARGET, required=False, allow_null=True)
 
@@ -107,7 +108,7 @@ class FactDetailSerializer(FactSerializer):
         return ReviewSerializer(fact.reviews.select_related("reviewer"), many=True).data
 
 
-class FactCreateSerializer(serializers.Serializer):
+class FactCreateSerializer(StrictInput, serializers.Serializer):
     model_line = ModelLineField()
     prompt = text(rules.MAX_PROMPT)
     target = text(rules.MAX_TARGET)
@@ -122,7 +123,7 @@ class FactCreateSerializer(serializers.Serializer):
     supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
 
 
-class FactUpdateSerializer(serializers.Serializer):
+class FactUpdateSerializer(StrictInput, serializers.Serializer):
     prompt = text(rules.MAX_PROMPT, required=False)
     target = text(rules.MAX_TARGET, required=False)
     paraphrases = serializers.ListField(child=text(rules.MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES)
@@ -133,15 +134,15 @@ class FactUpdateSerializer(serializers.Serializer):
     supersedes = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
 
-class WithdrawSerializer(serializers.Serializer):
+class WithdrawSerializer(StrictInput, serializers.Serializer):
     reason = text(rules.MAX_RATIONALE, required=False, default="")
 
 
-class SupersedeSerializer(serializers.Serializer):
+class SupersedeSerializer(StrictInput, serializers.Serializer):
     supersedes = serializers.IntegerField(min_value=1, help_text="id of the fact this one replaces")
 
 
-class ReviewCreateSerializer(serializers.Serializer):
+class ReviewCreateSerializer(StrictInput, serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.choices)
     comment = text(rules.MAX_RATIONALE)
 

@@ -1,7 +1,12 @@
 """Input rules shared by the API, the web forms, the importer and the service functions.
 
 Every text is NFC-normalised and trimmed; control characters are refused (they hide in
-copy-pasted prompts and break tokenisation); lengths are bounded. A violation raises
+copy-pasted prompts and break tokenisation); lengths are bounded. Texts an edit teaches the model
+(prompts, targets, paraphrases, subjects) also refuse Unicode format characters
+(category Cf: right-to-left overrides, zero-width spaces, ...), which make a reviewer see another text
+than the one stored ("\u202eenohp" shows "phone"), and must hold at least one visible character.
+Locality probes keep them: they only check that unrelated answers hold, and real question sets (ZsRE's
+Natural Questions probes) contain zero-width spaces. A violation raises
 Django's ValidationError keyed by the field, which the API answers with HTTP 400.
 """
 
@@ -31,8 +36,33 @@ def _has_control(text: str, *, multiline: bool) -> bool:
     return False
 
 
-def clean_text(field: str, value: Any, *, max_length: int, required: bool = True, multiline: bool = False) -> str:
-    """NFC-normalised, trimmed text, or ValidationError({field: reason})."""
+def _format_character(text: str) -> str | None:
+    """The first Unicode format character (category Cf) of text, named for the error message, or None."""
+    for char in text:
+        if unicodedata.category(char) == "Cf":
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'FORMAT CHARACTER')}"
+    return None
+
+
+def _is_visible(char: str) -> bool:
+    # Letters, numbers, punctuation and symbols; not spaces, marks alone, controls or format characters.
+    return unicodedata.category(char)[0] in "LNPS"
+
+
+def clean_text(
+    field: str,
+    value: Any,
+    *,
+    max_length: int,
+    required: bool = True,
+    multiline: bool = False,
+    model_text: bool = False,
+) -> str:
+    """NFC-normalised, trimmed text, or ValidationError({field: reason}).
+
+    model_text: an edit teaches the model this text; format characters are refused and, when given,
+    it must hold a visible character.
+    """
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -44,6 +74,12 @@ def clean_text(field: str, value: Any, *, max_length: int, required: bool = True
         raise ValidationError({field: f"must be at most {max_length} characters (got {len(text)})"})
     if _has_control(text, multiline=multiline):
         raise ValidationError({field: "must not contain control characters"})
+    if model_text:
+        hidden = _format_character(text)
+        if hidden:
+            raise ValidationError({field: f"must not contain invisible format characters ({hidden})"})
+        if text and not any(_is_visible(char) for char in text):
+            raise ValidationError({field: "must contain visible text"})
     return text
 
 
@@ -57,7 +93,7 @@ def clean_paraphrases(value: Any) -> list[str]:
     cleaned = []
     for index, item in enumerate(value):
         try:
-            text = clean_text("paraphrases", item, max_length=MAX_PROMPT)
+            text = clean_text("paraphrases", item, max_length=MAX_PROMPT, model_text=True)
         except ValidationError as error:
             raise ValidationError(
                 {"paraphrases": f"item {index + 1}: {error.message_dict['paraphrases'][0]}"}
@@ -96,11 +132,11 @@ def clean_fact_fields(fields: dict[str, Any], *, partial: bool = False) -> dict[
     All field errors are collected, so one response names every bad field.
     """
     rules = {
-        "prompt": lambda v: clean_text("prompt", v, max_length=MAX_PROMPT),
-        "target": lambda v: clean_text("target", v, max_length=MAX_TARGET),
+        "prompt": lambda v: clean_text("prompt", v, max_length=MAX_PROMPT, model_text=True),
+        "target": lambda v: clean_text("target", v, max_length=MAX_TARGET, model_text=True),
         "paraphrases": clean_paraphrases,
         "locality_probes": clean_locality_probes,
-        "subject": lambda v: clean_text("subject", v, max_length=MAX_SUBJECT, required=False),
+        "subject": lambda v: clean_text("subject", v, max_length=MAX_SUBJECT, required=False, model_text=True),
         "rationale": lambda v: clean_text("rationale", v, max_length=MAX_RATIONALE, multiline=True),
         "source": lambda v: clean_text("source", v, max_length=MAX_SOURCE),
     }
