@@ -34,6 +34,7 @@ def test_each_role_gets_a_user_whose_printed_password_works(db, settings, tmp_pa
     line = ModelLine.objects.get(name="demo")
     assert line.base_model == "", "empty means the bundled SmolLM2 model"
     assert line.locality_probes == [], "the worker adds the general-knowledge probes to every line"
+    assert (line.min_efficacy, line.min_locality) == (0.8, 0.75), "gates measured on the bundled model"
     assert AuditEvent.objects.get(action="modelline.created").actor_name == "demo-operator"
 
 

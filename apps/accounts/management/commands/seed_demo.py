@@ -16,6 +16,17 @@ from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
 
 DEMO_LINE = "demo"
+# Set from measurements on the bundled model with the editor's defaults (workers/editor/README.md):
+# a good batch of four real facts reaches greedy efficacy 1.0, locality 0.84 on the 125
+# general-knowledge probes and no perplexity drift, while paraphrases of facts the model never
+# knew take far less often (0.25); a damaging edit drops locality and moves perplexity.
+DEMO_GATES = {
+    "min_efficacy": 0.8,
+    "min_generalization": 0.2,
+    "min_locality": 0.75,
+    "min_retention": 0.8,
+    "max_perplexity_drift": 0.05,
+}
 
 
 def demo_username(role: Role) -> str:
@@ -52,6 +63,7 @@ class Command(BaseCommand):
                 description="Demo line on the bundled SmolLM2-135M-Instruct",
                 base_model="",
                 locality_probes=[],
+                **DEMO_GATES,
             )
             lines.append(f"Model line {line.name!r} created ({len(line.locality_probes)} locality probes).")
         else:
