@@ -138,6 +138,7 @@ def _built(parent: ModelVersion, fact_ids: list[int], tag: str) -> BuiltVersion:
     """What a worker would hand over for a batch, without running one."""
     now = timezone.now()
     return BuiltVersion(
+        number=actions.next_version_number(parent.model_line_id),
         parent_id=parent.pk,
         fact_ids=fact_ids,
         content_hash=tag * 64,
