@@ -160,12 +160,7 @@ class Editor:
             raise EditorError("no edit requests given")
         for i, r in enumerate(requests):
             r.check(f"edit {i + 1}")
-        batch = edit_batch(
-            self.loaded.tokenizer,
-            [r.prompt for r in requests],
-            [r.target for r in requests],
-            self.loaded.context_length,
-        ).to(self.loaded.device)
+        batch = self._teacher_forced(requests)
         model = self.loaded.model
         names = self.config.modules
         modules = [get_module(model, n) for n in names]
@@ -236,17 +231,15 @@ class Editor:
         for key, rows in by_shape.items():
             self.normalizer.update(key, torch.cat(rows))
 
+    def _teacher_forced(self, requests: list[EditRequest]):
+        tok, ctx = self.loaded.tokenizer, self.loaded.context_length
+        return edit_batch(tok, [r.prompt for r in requests], [r.target for r in requests], ctx).to(self.loaded.device)
+
     def _calibrate(self) -> None:
         """Seed an empty normaliser with the rows of fixed calibration edits (general-knowledge
         prompts given each other's answers); the weights are not touched. Without it a line's first
         batch is standardised by its own rows alone, and a lone fact's single row becomes zero."""
-        requests = calibration_requests(self.config.calibrate)
-        batch = edit_batch(
-            self.loaded.tokenizer,
-            [r.prompt for r in requests],
-            [r.target for r in requests],
-            self.loaded.context_length,
-        ).to(self.loaded.device)
+        batch = self._teacher_forced(calibration_requests(self.config.calibrate))
         cap = capture(
             self.loaded.model, self.config.modules, batch, chunk=self.config.chunk, positions=self.config.positions
         )
