@@ -86,7 +86,7 @@ def parse_settings(items: list[str]) -> dict[str, dict]:
     return out
 
 
-def plain_forward_backward(model, batch, repeats: int = 3) -> tuple[float, float]:
+def plain_forward_backward(model, batch, repeats: int = 1) -> tuple[float, float]:
     """(wall, CPU) seconds of one ordinary training forward+backward over the batch (all weights
     trainable, none updated): the median of ``repeats`` runs, as the machine may be shared."""
     params = list(model.parameters())
