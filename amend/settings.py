@@ -328,3 +328,6 @@ AMEND_MAX_UPLOAD_BYTES = int(os.environ.get("AMEND_MAX_UPLOAD_BYTES", str(21 * 1
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "amend.body_limit.BodyLimitMiddleware"
 )
+# A GPU task that loses its database connection mid-batch (a restart, a failover) is sent again with the backoff
+# above, at most this many times; the batch stays pending meanwhile (workers/gpu.py).
+AMEND_DB_MAX_RETRIES = int(os.environ.get("AMEND_DB_MAX_RETRIES", "10"))

@@ -6,6 +6,7 @@ ends `failed` after AMEND_MAX_DELIVERIES instead of looping. torch and the edito
 inside the tasks only: CUDA is touched by the worker process that runs the task, never earlier.
 """
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
 
 from amend.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
@@ -23,6 +25,8 @@ from workers import tracking
 log = logging.getLogger(__name__)
 
 GPU_TASK = {"acks_late": True, "reject_on_worker_lost": True, "queue": "gpu"}
+# What psycopg raises (through Django) when the server went away or the connection broke.
+DATABASE_LOST = (OperationalError, InterfaceError)
 
 
 def retry_countdown(retries: int) -> float:
@@ -32,8 +36,36 @@ def retry_countdown(retries: int) -> float:
     return min(cap, base * 2 ** max(0, retries - 1))
 
 
+def _drop_connections() -> None:
+    """Forget every database connection of this process: after a restart they are dead, and the next
+    delivery must open fresh ones (Django would otherwise hand the broken one out again)."""
+    for conn in connections.all():
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 @shared_task(bind=True, name="workers.gpu.apply_batch", max_retries=None, **GPU_TASK)
 def apply_batch(self, batch_id: int) -> dict:
+    """Apply a pending batch (workers.pipeline.apply_batch) and say what became of it.
+
+    The database lost mid-batch (a restart, a failover, the network) is no verdict on the batch: nothing of
+    this delivery was committed (the version is recorded in one transaction at the end), so the task is sent
+    again with backoff, up to AMEND_DB_MAX_RETRIES times, and the redelivery finds the batch as it was:
+    pending, or with its version if the commit went through before the connection died. Before this, the
+    failure handler itself could not write, the task was acknowledged and the batch stayed pending forever.
+    """
+    try:
+        return _apply_batch(self, batch_id)
+    except DATABASE_LOST as exc:
+        _drop_connections()
+        if self.request.retries >= settings.AMEND_DB_MAX_RETRIES:
+            log.error("batch %s: database unreachable after %s retries; left pending", batch_id, self.request.retries)
+            raise
+        log.warning("batch %s: database connection lost (%s); retrying", batch_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
+
+
+def _apply_batch(self, batch_id: int) -> dict:
     from workers import pipeline
     from workers.editor import EditorError
     from workers.lineage import LineageError
@@ -53,6 +85,10 @@ def apply_batch(self, batch_id: int) -> dict:
         return {"batch": batch_id, "state": BatchState.FAILED, "reason": reason}
     try:
         version = pipeline.apply_batch(batch_id)
+    except tracking.TrackingRefusedError as exc:
+        # MLflow answered, and said no (4xx): retrying cannot help. Not the facts' fault either.
+        actions.fail_batch(batch, str(exc), facts_to=FactState.APPROVED)
+        return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
     except tracking.TrackingUnavailableError as exc:
         batch = actions.end_delivery_for_retry(batch_id, str(exc))
         limit = settings.AMEND_MLFLOW_MAX_RETRIES
@@ -64,6 +100,8 @@ def apply_batch(self, batch_id: int) -> dict:
     except (EditorError, LineageError, TransitionError) as exc:
         actions.fail_batch(batch, str(exc))
         return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
+    except DATABASE_LOST:
+        raise  # apply_batch retries: the batch must not be failed for the database's outage
     except Exception as exc:
         actions.fail_batch(batch, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
         raise

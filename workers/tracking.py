@@ -10,6 +10,7 @@ so each batch ends with exactly one run and one registered version.
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -38,6 +39,27 @@ class TrackingUnavailableError(Exception):
     """MLflow could not be reached (or refused) after the in-process retries."""
 
 
+class TrackingRefusedError(TrackingUnavailableError):
+    """MLflow answered with a client error (HTTP 4xx other than 408/429): the same call would be refused
+    again, so it is not retried. A subclass so callers that only report MLflow trouble still catch it."""
+
+
+# Client errors that do get better with time: a timeout and "slow down".
+_RETRYABLE_4XX = {408, 429}
+
+
+def _client_error(exc: Exception) -> int | None:
+    """The HTTP 4xx status MLflow answered with, if that is what `exc` is."""
+    if getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS":
+        return None  # another worker created it at the same moment: the next try finds it
+    status = getattr(exc, "get_http_status_code", lambda: None)()
+    if status is None:
+        # A non-JSON error page: MLflow says "... failed with error code 403 != 200".
+        match = re.search(r"error code (\d{3}) != 200", str(exc))
+        status = int(match.group(1)) if match else None
+    return status if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX else None
+
+
 def with_backoff(what: str, call: Callable[[], T], *, attempts: int | None = None, base: float | None = None) -> T:
     """Run an MLflow call, retrying with exponential backoff (base, 2*base, 4*base, ...)."""
     attempts = attempts or settings.AMEND_MLFLOW_ATTEMPTS
@@ -46,6 +68,10 @@ def with_backoff(what: str, call: Callable[[], T], *, attempts: int | None = Non
         try:
             return call()
         except Exception as exc:
+            refused = _client_error(exc)
+            if refused is not None:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise TrackingRefusedError(f"MLflow refused the {what} (HTTP {refused}): {first[:300]}") from exc
             if attempt == attempts - 1:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise TrackingUnavailableError(f"MLflow {what} failed after {attempts} tries: {first[:300]}") from exc
@@ -97,6 +123,13 @@ def _ensure_registered_model(mlflow: Any, name: str, line: ModelLine) -> None:
         mlflow.create_registered_model(name, tags={LINE_TAG: str(line.pk)}, description=line.description[:500])
 
 
+def _discard_run(mlflow: Any, model_name: str, run_id: str) -> None:
+    """Delete a run and the registered versions made from it."""
+    for mv in mlflow.search_model_versions(f"run_id = '{run_id}'"):
+        mlflow.delete_model_version(model_name, mv.version)
+    mlflow.delete_run(run_id)
+
+
 def forget_orphans(line: ModelLine, batch_key: str, keep_run_id: str = "") -> int:
     """Delete runs (and their registered versions) of a batch that never reached the database."""
 
@@ -111,9 +144,7 @@ def forget_orphans(line: ModelLine, batch_key: str, keep_run_id: str = "") -> in
         for orphan in orphans:
             if orphan.info.run_id == keep_run_id:
                 continue
-            for mv in mlflow.search_model_versions(f"run_id = '{orphan.info.run_id}'"):
-                mlflow.delete_model_version(name, mv.version)
-            mlflow.delete_run(orphan.info.run_id)
+            _discard_run(mlflow, name, orphan.info.run_id)
             removed += 1
         return removed
 
@@ -146,6 +177,7 @@ def log_version(
         tags = {BATCH_TAG: batch_key, VERSION_TAG: str(number), LINE_TAG: line.name}
         created = mlflow.create_run(exp, tags=tags, run_name=f"{line.name} v{number}")
         run_id = created.info.run_id
+        started.append(run_id)
         from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
@@ -180,7 +212,21 @@ def log_version(
         mlflow.set_terminated(run_id, "FINISHED")
         return TrackedVersion(run_id=run_id, model_name=name, model_version=str(mv.version))
 
-    return with_backoff("logging of the version", run)
+    started: list[str] = []
+
+    def run_or_discard() -> TrackedVersion:
+        try:
+            return run()
+        except Exception:
+            # A run half recorded (MLflow failed after creating it) must not stay beside the one the next try
+            # creates: each version ends with exactly one run. Best effort; a redelivery's forget_orphans
+            # removes what this could not.
+            while started:
+                with contextlib.suppress(Exception):
+                    _discard_run(client(), registered_model_name(line), started.pop())
+            raise
+
+    return with_backoff("logging of the version", run_or_discard)
 
 
 def _log_serving_model(mlflow: Any, run_id: str, manifest: dict[str, Any]) -> None:

@@ -1,11 +1,16 @@
-"""Fault fixtures: the pipeline's real workers and MLflow store, and a Redis of the test's own to stop and start.
+"""Fault fixtures: the pipeline's real workers and MLflow store, a Redis of the test's own to stop and start,
+a TCP proxy process in front of PostgreSQL to "restart" it for a worker, and fake MLflow servers that hang or
+refuse.
 
 A private redis-server (a real process on a free port) is the broker here, so stopping it disturbs no
 other test or engineer sharing the machine's Redis; the test process and its workers both use it.
 """
 
+import http.server
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from celery import current_app
+from django.db import connection
 
 from tests.pipeline.conftest import (  # noqa: F401 - fixtures reused as they are
     _mlflow_template,
@@ -44,9 +50,21 @@ class RedisProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -77,3 +95,108 @@ def private_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     finally:
         point_broker_at(before)
         redis.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+@dataclass
+class DatabaseProxy:
+    """PostgreSQL as a worker sees it through tcp_proxy.py: `restart()` drops every connection and refuses
+    new ones for a while, as a restarted server does, without touching the shared server."""
+
+    port: int
+    target: tuple[str, int]
+    process: subprocess.Popen | None = None
+
+    def database_url(self) -> str:
+        db = connection.settings_dict
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        return f"postgres://{db['USER']}{password}@127.0.0.1:{self.port}/{db['NAME']}"
+
+    def start(self) -> None:
+        script = Path(__file__).with_name("tcp_proxy.py")
+        self.process = subprocess.Popen([sys.executable, str(script), str(self.port), *map(str, self.target)])
+        wait_listening(self.port, "the database proxy")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self, down_seconds: float) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
+@pytest.fixture
+def database_proxy() -> Iterator[DatabaseProxy]:
+    db = connection.settings_dict
+    proxy = DatabaseProxy(free_port(), (db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@dataclass
+class FakeMlflow:
+    """A local MLflow address that misbehaves: `hang` accepts connections and never answers; `refuse` answers
+    every request with 403 PERMISSION_DENIED, as a server behind an access proxy would. `requests` counts."""
+
+    url: str
+    requests: list[str]
+
+
+@pytest.fixture
+def hanging_mlflow() -> Iterator[FakeMlflow]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)  # the kernel completes connections into the backlog; nobody ever reads them
+    try:
+        yield FakeMlflow(f"http://127.0.0.1:{server.getsockname()[1]}", [])
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def refusing_mlflow() -> Iterator[FakeMlflow]:
+    seen: list[str] = []
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            seen.append(f"{self.command} {self.path}")
+            body = b'{"error_code": "PERMISSION_DENIED", "message": "this client may not write experiments"}'
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = answer  # noqa: N815 - the names http.server calls
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield FakeMlflow(f"http://127.0.0.1:{server.server_address[1]}", seen)
+    finally:
+        server.shutdown()
+        server.server_close()

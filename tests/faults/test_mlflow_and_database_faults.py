@@ -1,0 +1,101 @@
+"""MLflow hanging, refusing or failing half-way, and PostgreSQL restarted mid-batch, with real processes:
+a real Celery worker editing the bundled model, a real MLflow store, sockets that misbehave for real.
+
+Each ends the way an operator can act on: the batch applied with exactly one version and one MLflow run,
+or failed with the reason and its facts back in the queue; never pending forever, never half recorded.
+"""
+
+import time
+
+import pytest
+
+from apps.facts.models import FactEdit, FactState
+from apps.releases import actions
+from apps.releases.models import Batch, BatchState, ModelVersion
+from tests.pipeline.conftest import purge_queues
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
+
+# A worker that gives up on MLflow quickly: 2 s per request, 2 tries per call, 1 retry of the task.
+IMPATIENT = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "2", "AMEND_MLFLOW_ATTEMPTS": "2", "AMEND_MLFLOW_MAX_RETRIES": "1"}
+
+
+def released(pipeline_line, approve_edits, operator) -> tuple[Batch, list[int]]:
+    """Four approved facts released as one batch, before any worker runs; the fact pages' probe tasks are
+    dropped (they would ask MLflow too, and these tests are about the batch)."""
+    facts = approve_edits(pipeline_line, 0, 4)
+    purge_queues()
+    return actions.release_now(operator, pipeline_line), [fact.pk for fact in facts]
+
+
+def states(fact_ids: list[int]) -> set[str]:
+    return set(FactEdit.objects.filter(pk__in=fact_ids).values_list("state", flat=True))
+
+
+def active_runs(mlflow_store, line) -> list:
+    client = mlflow_store.client()
+    experiment = client.get_experiment_by_name(f"amend/{line.name}")
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_mlflow_that_never_answers_fails_the_batch_within_bounds_and_hands_the_facts_back(
+    workers, wait, hanging_mlflow, pipeline_line, approve_edits, operator
+):
+    batch, fact_ids = released(pipeline_line, approve_edits, operator)
+    workers.start("w1", MLFLOW_TRACKING_URI=hanging_mlflow.url, **IMPATIENT)
+    started = time.monotonic()
+
+    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=90)
+    elapsed = time.monotonic() - started
+    batch.refresh_from_db()
+    assert "MLflow unreachable after 1 retries" in batch.failure_reason
+    assert states(fact_ids) == {FactState.APPROVED}, "the facts wait for the next batch, not held"
+    assert not ModelVersion.objects.filter(model_line=pipeline_line).exists()
+    # Two deliveries of two tries of 2 s each, plus loading the model once: bounded, whatever MLflow does.
+    assert elapsed < 60
+
+
+def test_mlflow_refusing_with_a_4xx_is_not_retried_as_unreachable(
+    workers, wait, refusing_mlflow, pipeline_line, approve_edits, operator
+):
+    batch, fact_ids = released(pipeline_line, approve_edits, operator)
+    workers.start("w1", MLFLOW_TRACKING_URI=refusing_mlflow.url, **IMPATIENT)
+
+    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=90)
+    batch.refresh_from_db()
+    assert "MLflow refused" in batch.failure_reason and "HTTP 403" in batch.failure_reason
+    assert "PERMISSION_DENIED" in batch.failure_reason
+    assert batch.retries == 0 and len(refusing_mlflow.requests) == 1, "asked once, believed at once"
+    assert states(fact_ids) == {FactState.APPROVED}
+
+
+def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_batch(
+    workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
+):
+    """One unlucky night: MLflow's artifact disk fails after each run is created, then PostgreSQL restarts
+    while the worker is on the batch. The batch ends with one version, one finished run per version and
+    no half-recorded run (one story, so the real edit runs once)."""
+    open_gates(pipeline_line)
+    # The line's artifact directory is a file: every run is created, then its artifacts cannot be written.
+    mlflow_store.artifacts.mkdir(parents=True, exist_ok=True)
+    blocker = mlflow_store.artifacts / pipeline_line.name
+    blocker.write_text("not a directory")
+    batch, fact_ids = released(pipeline_line, approve_edits, operator)
+    workers.start("w1", DATABASE_URL=database_proxy.database_url(), AMEND_MLFLOW_MAX_RETRIES="5")
+
+    wait("the task to retry", lambda: Batch.objects.get(pk=batch.pk).retries >= 1, timeout=90)
+    assert active_runs(mlflow_store, pipeline_line) == [], "the failed tries' runs were discarded"
+    blocker.unlink()  # the disk is writable again
+
+    wait("the next delivery", lambda: Batch.objects.get(pk=batch.pk).deliveries >= 1, timeout=30)
+    database_proxy.restart(down_seconds=3)  # every connection of the worker dies; new ones refused meanwhile
+
+    wait("the version recorded", lambda: ModelVersion.objects.filter(batch=batch).exists(), timeout=150)
+    batch.refresh_from_db()
+    assert batch.state != BatchState.FAILED, batch.failure_reason
+    assert ModelVersion.objects.filter(batch=batch).count() == 1
+    runs = active_runs(mlflow_store, pipeline_line)
+    assert sorted(run.data.tags["amend.version"] for run in runs) == ["0", "1"], "one run per version"
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    assert "database connection lost" in workers.started[0].output()
+    wait("the facts decided", lambda: states(fact_ids) <= {FactState.APPLIED, FactState.HELD}, timeout=30)
