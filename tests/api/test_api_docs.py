@@ -19,6 +19,8 @@ def test_the_schema_describes_the_whole_api(api_client_for):
         "/api/audit/events/",
         "/api/audit/events/export/",
         "/api/me/token/",
+        "/api/me/tokens/",
+        "/api/me/tokens/{id}/",
         "/api/reviews/",
         "/api/change-sets/",
         "/api/change-sets/{id}/",
