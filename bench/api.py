@@ -231,8 +231,8 @@ def run(levels: list[int], args: argparse.Namespace) -> None:
 def seed(clients: int) -> None:
     """In the child on the fresh database: an operator's model line and one token per client, as JSON."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
+    from apps.accounts.actions import issue_token
     from apps.accounts.roles import Role, grant_role
     from apps.modellines.actions import create_model_line
 
@@ -244,7 +244,7 @@ def seed(clients: int) -> None:
     for index in range(clients):
         curator = users.create_user(f"bench-curator-{index}")
         grant_role(curator, Role.CURATOR)
-        tokens.append(Token.objects.create(user=curator).key)
+        tokens.append(issue_token(curator).key)
     print(json.dumps({"model_line": line.pk, "tokens": tokens}))
 
 

@@ -21,6 +21,12 @@ GATES: dict[str, tuple[str, str, str]] = {
 FALLBACK = {"generation_efficacy": "efficacy", "generation_generalization": "generalization"}
 
 
+def gate_metric(gate: str, metrics: dict[str, Any]) -> str:
+    """The metric a gate reads among these metrics: its own, or the older one it falls back to."""
+    metric = GATES[gate][0]
+    return FALLBACK[metric] if metric not in metrics and FALLBACK.get(metric) in metrics else metric
+
+
 def non_finite_metrics(metrics: dict[str, Any]) -> list[str]:
     """Names of metrics that are NaN or infinite (such a version fails outright)."""
     return sorted(
@@ -31,10 +37,9 @@ def non_finite_metrics(metrics: dict[str, Any]) -> list[str]:
 def evaluate_gates(model_line: ModelLine, metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each gate's verdict. A metric with no data (no paraphrases, no earlier facts) passes, saying so."""
     results: dict[str, dict[str, Any]] = {}
-    for gate, (metric, sense, words) in GATES.items():
+    for gate, (_, sense, words) in GATES.items():
         threshold = float(getattr(model_line, gate))
-        if metric not in metrics and FALLBACK.get(metric) in metrics:
-            metric = FALLBACK[metric]
+        metric = gate_metric(gate, metrics)
         value = metrics.get(metric)
         if value is None:
             results[gate] = {

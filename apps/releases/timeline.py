@@ -4,20 +4,21 @@ as inline SVG (production's path, gate thresholds, promotion and rollback marks)
 from dataclasses import dataclass
 
 from apps.modellines.models import ModelLine
-from apps.releases.gates import GATES
+from apps.releases.gates import GATES, gate_metric
 from apps.releases.links import mlflow_page_url, mlflow_ui_answers
 from apps.releases.models import Batch, BatchState, ModelVersion, Promotion, PromotionKind, VersionState
 from apps.releases.progress import batch_progress
 from apps.releases.queries import ancestry, head_version
 from apps.releases.verdicts import verdict
-from apps.releases.wording import format_metric, metric_label
+from apps.releases.wording import format_metric
 
-# metric -> CSS colour: drawn as one line each, all on a 0..1 scale (drift is not a 0..1 rate).
-CHART_METRICS = {
-    "efficacy": "#2563eb",
-    "generalization": "#16a34a",
-    "locality": "#d97706",
-    "retention": "#9333ea",
+# gate -> CSS colour: the metric each "min" gate reads, drawn as one line each on a 0..1 scale
+# (drift is not a 0..1 rate), so the chart shows exactly what the gates judge.
+CHART_GATES = {
+    "min_efficacy": "#2563eb",
+    "min_generalization": "#16a34a",
+    "min_locality": "#d97706",
+    "min_retention": "#9333ea",
 }
 WIDTH, HEIGHT, PAD, LEFT = 640, 240, 36, 44
 
@@ -31,13 +32,8 @@ class Series:
     dots: list[tuple[float, float, str]]
 
 
-def _gate_thresholds(line: ModelLine) -> dict[str, float]:
-    """metric -> the minimum its gate asks, for the metrics the chart draws."""
-    return {
-        metric: float(getattr(line, gate))
-        for gate, (metric, sense, _) in GATES.items()
-        if sense == "min" and metric in CHART_METRICS
-    }
+def _label(gate: str) -> str:
+    return GATES[gate][2].capitalize()
 
 
 def chart(line: ModelLine, lineage: list[ModelVersion], promotions: list[Promotion]) -> dict:
@@ -56,23 +52,24 @@ def chart(line: ModelLine, lineage: list[ModelVersion], promotions: list[Promoti
         return round(HEIGHT - PAD - max(0.0, min(1.0, value)) * (HEIGHT - 2 * PAD), 1)
 
     series = []
-    for name, colour in CHART_METRICS.items():
-        label = metric_label(name)
-        dots = [
-            (x_of[v.pk], y(float(v.metrics[name])), f"{v.label} {label.lower()} {format_metric(v.metrics[name], name)}")
-            for v in measured
-            if isinstance(v.metrics.get(name), int | float)
-        ]
+    for gate, colour in CHART_GATES.items():
+        label = _label(gate)
+        dots = []
+        for v in measured:
+            value = v.metrics.get(gate_metric(gate, v.metrics))
+            if isinstance(value, int | float):
+                dots.append(
+                    (x_of[v.pk], y(float(value)), f"{v.label} {label.lower()} {format_metric(value, 'efficacy')}")
+                )
         if dots:
-            series.append(Series(name, label, colour, " ".join(f"{x},{yy}" for x, yy, _ in dots), dots))
+            series.append(Series(gate, label, colour, " ".join(f"{x},{yy}" for x, yy, _ in dots), dots))
     gates = [
         {
-            "y": y(threshold),
-            "colour": CHART_METRICS[metric],
-            "label": f"{metric_label(metric)} gate {format_metric(threshold, metric)}",
+            "y": y(float(getattr(line, s.name))),
+            "colour": s.colour,
+            "label": f"{s.label} gate {format_metric(float(getattr(line, s.name)), 'efficacy')}",
         }
-        for metric, threshold in _gate_thresholds(line).items()
-        if any(s.name == metric for s in series)
+        for s in series
     ]
     marks = []
     for promotion in promotions:
