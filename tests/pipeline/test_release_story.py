@@ -146,7 +146,7 @@ def test_approved_facts_become_a_promoted_version_that_can_be_rolled_back_and_re
     browser = Client()
     browser.force_login(operator)
     page = browser.get(f"/model-lines/{line.name}/").content.decode()
-    assert "<svg" in page and "Metrics per version" in page
+    assert "<svg" in page and "Metrics along production's lineage" in page
     assert "batch 2 broke a customer answer" in page  # the rollback's reason in the history
     page = browser.get(f"/releases/versions/{v1.pk}/").content.decode()
     assert v1.content_hash in page and f"Roll back to {v1.label}" in page
