@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         methods = [m.strip() for m in args.method.split(",") if m.strip()]
-        if args.published and "published" not in methods:
+        if args.published and "published" not in methods and not args.in_process:
             methods.append("published")
         if not methods:
             raise EditorError("--method is empty")
