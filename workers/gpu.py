@@ -163,24 +163,51 @@ def answer_probe(*probe_ids: int) -> dict:
     return {"probes": list(probe_ids), "answered": answered}
 
 
-@shared_task(name="workers.gpu.probe_base", **GPU_TASK)
-def probe_base(fact_id: int) -> dict:
-    """A fact submitted to a line without a version: record the base (v0), then ask it the fact's prompts."""
+def _record_base(line: object) -> str:
+    """Record the line's base (v0) under the lineage lock unless it has a version; the error, or ""."""
     from workers import lineage, pipeline
     from workers.editor import EditorError
     from workers.locks import lineage_lock
 
+    if ModelVersion.objects.filter(model_line=line).exists():
+        return ""
+    try:
+        with lineage_lock(line.pk):  # a batch's worker may be recording the base too
+            pipeline.ensure_base(line, lineage.line_model(line))
+    except (EditorError, tracking.TrackingUnavailableError) as exc:
+        return str(exc)
+    return ""
+
+
+@shared_task(name="workers.gpu.probe_base", **GPU_TASK)
+def probe_base(fact_id: int) -> dict:
+    """A fact submitted to a line without a version: record the base (v0), then ask it the fact's prompts."""
     fact = FactEdit.objects.select_related("model_line").filter(pk=fact_id).first()
     if fact is None:
         return {"fact": fact_id, "skipped": "no such fact"}
-    line = fact.model_line
-    if not ModelVersion.objects.filter(model_line=line).exists():
-        try:
-            with lineage_lock(line.pk):  # a batch's worker may be recording the base too
-                pipeline.ensure_base(line, lineage.line_model(line))
-        except (EditorError, tracking.TrackingUnavailableError) as exc:
-            # The fact page keeps saying the answer comes with the line's base version; a batch retries it.
-            log.warning("base of %s not recorded, fact %s not probed: %s", line, fact_id, exc)
-            return {"fact": fact_id, "error": str(exc)}
+    error = _record_base(fact.model_line)
+    if error:
+        # The fact page keeps saying the answer comes with the line's base version; a batch retries it.
+        log.warning("base of %s not recorded, fact %s not probed: %s", fact.model_line, fact_id, error)
+        return {"fact": fact_id, "error": error}
     probes = actions.request_fact_probes(None, fact)
     return {"fact": fact_id, "probes": [probe.pk for probe in probes]}
+
+
+@shared_task(name="workers.gpu.probe_line", **GPU_TASK)
+def probe_line(line_id: int, prompt: str, max_new_tokens: int, user_id: int) -> dict:
+    """A member probed a line without a version: record the base (v0), then ask production the prompt."""
+    from django.contrib.auth import get_user_model
+
+    from apps.modellines.models import ModelLine
+
+    line = ModelLine.objects.filter(pk=line_id).first()
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if line is None or user is None:
+        return {"line": line_id, "skipped": "no such line or user"}
+    error = _record_base(line)
+    if error:
+        log.warning("base of %s not recorded, probe not asked: %s", line, error)
+        return {"line": line_id, "error": error}
+    probe = actions.request_line_probe(user, line, prompt, max_new_tokens)
+    return {"line": line_id, "probe": probe.pk if probe else None}

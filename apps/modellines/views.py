@@ -10,7 +10,7 @@ from django.template.loader import get_template
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.roles import Role
-from apps.accounts.ui import apply_validation_error, role_required
+from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
 from apps.facts.models import FactState
 from apps.modellines import actions
@@ -30,7 +30,7 @@ def _versions_template() -> str | None:
     return VERSIONS_TEMPLATE
 
 
-@role_required(Role.OPERATOR)
+@any_role_required
 @require_GET
 def modelline_list(request: HttpRequest) -> HttpResponse:
     lines = ModelLine.objects.annotate(
@@ -41,7 +41,7 @@ def modelline_list(request: HttpRequest) -> HttpResponse:
     return render(request, "modellines/list.html", {"lines": lines, "section": "modellines"})
 
 
-@role_required(Role.OPERATOR)
+@any_role_required
 @require_GET
 def modelline_detail(request: HttpRequest, name: str) -> HttpResponse:
     line = get_object_or_404(ModelLine, name=name)

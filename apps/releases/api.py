@@ -17,6 +17,7 @@ from apps.releases.models import Batch, BatchState, ModelVersion, Probe, Promoti
 from apps.releases.serializers import (
     BatchDetailSerializer,
     BatchSerializer,
+    LineProbeRequestSerializer,
     ProbeRequestSerializer,
     ProbeSerializer,
     PromotionSerializer,
@@ -154,3 +155,16 @@ class ProbeViewSet(_ReadOnly):
     serializer_class = ProbeSerializer
     queryset = Probe.objects.select_related("model_line", "version").order_by("-id")
     filterset_fields = ["model_line", "version", "state"]
+
+    @extend_schema(request=LineProbeRequestSerializer, responses={202: ProbeSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        """Ask a line's production version a prompt (any role); poll /api/probes/{id}/ for the answer.
+        A line with no version yet answers 202 with `probe: null`: v0 is recorded first, then asked."""
+        form = LineProbeRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        probe = actions.request_line_probe(request.user, data["model_line"], data["prompt"], data["max_new_tokens"])
+        if probe is None:
+            detail = "the line has no version yet: a model worker records v0 (the base model), then answers"
+            return Response({"probe": None, "detail": detail}, status=status.HTTP_202_ACCEPTED)
+        return Response(ProbeSerializer(probe).data, status=status.HTTP_202_ACCEPTED)

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.facts.models import FactEdit
+from apps.modellines.fields import ModelLineField
 from apps.outbox.queries import dispatch_status
 from apps.releases.links import mlflow_version_url
 from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, Batch, ModelVersion, Probe, Promotion
@@ -186,6 +187,10 @@ class ReasonSerializer(serializers.Serializer):
 class ProbeRequestSerializer(serializers.Serializer):
     prompt = serializers.CharField(max_length=MAX_PROBE_PROMPT, help_text="the prompt to ask the version")
     max_new_tokens = serializers.IntegerField(min_value=1, max_value=MAX_NEW_TOKENS, default=16)
+
+
+class LineProbeRequestSerializer(ProbeRequestSerializer):
+    model_line = ModelLineField()
 
 
 class ReleaseNowSerializer(serializers.Serializer):

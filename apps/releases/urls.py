@@ -7,6 +7,7 @@ urlpatterns = [
     path("releases/versions/<int:pk>/probe/", views.probe_create, name="release_probe_create"),
     path("releases/versions/<int:pk>/<slug:verb>/", views.version_action, name="release_version_action"),
     path("releases/batches/<int:pk>/", views.batch_detail, name="release_batch"),
+    path("releases/lines/<slug:name>/probe/", views.line_probe_create, name="release_line_probe"),
     path("releases/lines/<slug:name>/release-now/", views.release_now, name="release_now"),
     path("releases/facts/<int:pk>/revert/", views.revert_fact, name="release_revert_fact"),
     path("releases/probes/<int:pk>/", views.probe_detail, name="release_probe"),

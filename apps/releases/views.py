@@ -188,6 +188,26 @@ def probe_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @any_role_required
+@require_http_methods(["POST"])
+def line_probe_create(request: HttpRequest, name: str) -> HttpResponse:
+    """Probe a line's production; on a line with no version yet, v0 is recorded first."""
+    line = get_object_or_404(ModelLine, name=name)
+    try:
+        probe = actions.request_line_probe(request.user, line, request.POST.get("prompt", ""))
+    except (TransitionError, ValidationError, PermissionDenied) as error:
+        messages.error(request, f"Probe not sent: {_error_text(error)}")
+        return redirect("modelline_detail", name=line.name)
+    if probe is None:
+        messages.info(
+            request,
+            "Probe sent. This line has no version yet: a model worker records v0 (the base model) "
+            "first, then answers; the answer appears under “Probe production” on this page.",
+        )
+        return redirect("modelline_detail", name=line.name)
+    return redirect("release_probe", pk=probe.pk)
+
+
+@any_role_required
 @require_GET
 def probe_detail(request: HttpRequest, pk: int) -> HttpResponse:
     probe = get_object_or_404(Probe.objects.select_related("version", "model_line"), pk=pk)

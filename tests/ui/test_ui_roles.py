@@ -148,9 +148,10 @@ CASES = {
         data=lambda w: {"rows": [change_set_of(w).rows.first().pk], "reason": "Unsourced"},
         done=lambda w: change_set_of(w).rows.filter(state=FactState.WITHDRAWN).exists(),
     ),
-    "model lines": Case("GET", lambda w: reverse("modelline_list"), {"operator", "superuser"}),
+    # Every role reads the lines and probes production there (issue 10, item 12); operators change them.
+    "model lines": Case("GET", lambda w: reverse("modelline_list"), STAFF),
     "model line page": Case(
-        "GET", lambda w: reverse("modelline_detail", args=[w.line.name]), {"operator", "superuser"}
+        "GET", lambda w: reverse("modelline_detail", args=[w.line.name]), STAFF
     ),
     "new model line form": Case("GET", lambda w: reverse("modelline_create"), {"operator", "superuser"}),
     "create a model line": Case(

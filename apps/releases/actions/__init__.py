@@ -20,7 +20,7 @@ from apps.releases.actions.batches import (
 )
 from apps.releases.actions.common import facts_content_hash
 from apps.releases.actions.dispatching import cancel_batch, resend_batch, sweep_stranded_batches
-from apps.releases.actions.probes import finish_probe, request_fact_probes, request_probe
+from apps.releases.actions.probes import finish_probe, request_fact_probes, request_line_probe, request_probe
 from apps.releases.actions.promotion import hold, promote, rollback
 from apps.releases.actions.reverts import revert_fact
 from apps.releases.actions.versions import ensure_base_version, mark_aliases_synced, record_version, set_checkpoint_uri
@@ -47,6 +47,7 @@ __all__ = [
     "record_version",
     "release_now",
     "request_fact_probes",
+    "request_line_probe",
     "request_probe",
     "resend_batch",
     "revert_fact",

@@ -39,6 +39,7 @@ _SUBJECTS = {
     "workers.gpu.apply_batch": "batch",
     "workers.gpu.answer_probe": "probe",
     "workers.gpu.probe_base": "fact",
+    "workers.gpu.probe_line": "line",
     "workers.gpu.export_checkpoint": "version",
     "workers.batching.promote_version": "version",
     "workers.batching.sync_aliases": "line",

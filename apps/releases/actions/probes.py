@@ -13,6 +13,7 @@ from amend.errors import TransitionError
 from apps.accounts.roles import roles_of
 from apps.audit.record import record_event
 from apps.facts.models import FactEdit
+from apps.modellines.models import ModelLine
 from apps.releases.actions.common import User, dispatch
 from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, ModelVersion, Probe, ProbeState, VersionState
 from apps.releases.queries import production_version
@@ -25,15 +26,7 @@ FACT_PROBE_TOKENS = 12
 @transaction.atomic
 def request_probe(actor: User, version: ModelVersion, prompt: str, max_new_tokens: int = 16) -> Probe:
     """Ask a version a prompt; a GPU worker writes its greedy answer."""
-    if not roles_of(actor):
-        raise PermissionDenied("only a member of Amend may probe a model")
-    prompt = (prompt or "").strip()
-    if not prompt:
-        raise ValidationError({"prompt": "write the prompt to ask the model"})
-    if len(prompt) > MAX_PROBE_PROMPT:
-        raise ValidationError({"prompt": f"at most {MAX_PROBE_PROMPT} characters"})
-    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
-        raise ValidationError({"max_new_tokens": f"between 1 and {MAX_NEW_TOKENS}"})
+    prompt = _checked_request(actor, prompt, max_new_tokens)
     if version.state == VersionState.FAILED:
         raise TransitionError(f"{version.label} failed and cannot be probed")
     probe = Probe.objects.create(
@@ -52,6 +45,42 @@ def request_probe(actor: User, version: ModelVersion, prompt: str, max_new_token
     )
     dispatch("workers.gpu.answer_probe", probe.pk)
     return probe
+
+
+def _checked_request(actor: User | None, prompt: str, max_new_tokens: int) -> str:
+    """Who may probe (every role: curator, reviewer, operator, auditor) and what; returns the trimmed prompt."""
+    if not roles_of(actor):
+        raise PermissionDenied("only a member of Amend may probe a model")
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise ValidationError({"prompt": "write the prompt to ask the model"})
+    if len(prompt) > MAX_PROBE_PROMPT:
+        raise ValidationError({"prompt": f"at most {MAX_PROBE_PROMPT} characters"})
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise ValidationError({"max_new_tokens": f"between 1 and {MAX_NEW_TOKENS}"})
+    return prompt
+
+
+@transaction.atomic
+def request_line_probe(actor: User, line: ModelLine, prompt: str, max_new_tokens: int = 16) -> Probe | None:
+    """Ask a line's production version a prompt. A line with no version yet gets its base (v0) recorded
+    first by a GPU worker, which then asks it (workers.gpu.probe_line): returns None then, the probe
+    appears on the line once v0 exists. Refused (409) when versions exist but none is in production."""
+    prompt = _checked_request(actor, prompt, max_new_tokens)
+    version = production_version(line.pk)
+    if version is not None:
+        return request_probe(actor, version, prompt, max_new_tokens)
+    if ModelVersion.objects.filter(model_line=line).exists():
+        raise TransitionError(f"no version of {line.name} is in production yet; probe one of its versions")
+    record_event(
+        actor,
+        "probe.requested",
+        line,
+        after={"version": None, "prompt": prompt, "waits_for": "v0 (the base model), recorded first"},
+        model_line_id=line.pk,
+    )
+    dispatch("workers.gpu.probe_line", line.pk, prompt, int(max_new_tokens), actor.pk)
+    return None
 
 
 def fact_prompts(fact: FactEdit) -> list[str]:
