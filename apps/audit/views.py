@@ -6,6 +6,7 @@ Filtering and export are the same code as the API's (apps.audit.filters, apps.au
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,6 +17,7 @@ from apps.accounts.ui import role_required
 from apps.audit.export import export_response
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
+from apps.audit.report import verify_trail
 from apps.modellines.models import ModelLine
 
 PAGE_SIZE = 50
@@ -71,9 +73,27 @@ def audit_events(request: HttpRequest) -> HttpResponse:
         "rows": [(event, _change(event)) for event in page],
         "query": query.urlencode(),
         "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
+        "recipe": _recipe(),
         "section": "audit",
     }
     return render(request, "audit/events.html", context, status=200 if valid else 400)
+
+
+def _recipe() -> dict:
+    """What the offline recipe names: where this installation keeps its checkpoints and public key."""
+    return {
+        "checkpoint_dir": str(settings.AMEND_AUDIT_CHECKPOINT_DIR),
+        "public_key_set": bool(settings.AMEND_AUDIT_PUBLIC_KEY or settings.AMEND_AUDIT_SIGNING_KEY),
+    }
+
+
+@role_required(Role.AUDITOR)
+@require_GET
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    """The "Verify the chain" button: the same check as `manage.py verify_audit` and /api/audit/events/verify/."""
+    report = verify_trail()
+    context = {"report": report, "recipe": _recipe(), "section": "audit"}
+    return render(request, "audit/verify.html", context)
 
 
 @role_required(Role.AUDITOR)
