@@ -9,6 +9,7 @@ from apps.audit.api import AuditEventViewSet
 from apps.facts.api import FactViewSet, ReviewViewSet
 from apps.facts.changeset_api import ChangeSetViewSet
 from apps.modellines.api import ModelLineViewSet
+from apps.releases.api_urls import router as releases_router
 
 router = DefaultRouter()
 router.register("facts", FactViewSet, basename="fact")
@@ -16,6 +17,9 @@ router.register("reviews", ReviewViewSet, basename="review")
 router.register("change-sets", ChangeSetViewSet, basename="changeset")
 router.register("model-lines", ModelLineViewSet, basename="modelline")
 router.register("audit/events", AuditEventViewSet, basename="auditevent")
+# The release pipeline's resources (issue 4) on this router too, so the API root at /api/ lists them.
+for prefix, viewset, basename in releases_router.registry:
+    router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -25,7 +29,5 @@ urlpatterns = [
     path("me/token/", MyTokenView.as_view(), name="api-my-token"),
     path("me/tokens/", MyTokensView.as_view(), name="api-my-tokens"),
     path("me/tokens/<int:pk>/", MyTokenDetailView.as_view(), name="api-my-token-detail"),
-    # Release pipeline API (issue 4).
-    path("", include("apps.releases.api_urls")),
     path("", include(router.urls)),
 ]

@@ -239,9 +239,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line_refusals": {"()": "amend.log_filters.OneLineRefusals"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_refusals"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("AMEND_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler (DEBUG only) printed every record a second time beside the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- Hardening (issue 11): audit checkpoints, trusted proxy, transactional outbox --------------------------

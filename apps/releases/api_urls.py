@@ -1,6 +1,5 @@
-"""The release pipeline's API routes, included under /api/ by amend/api_urls.py."""
+"""The release pipeline's API resources; amend/api_urls.py registers them on the API root's router."""
 
-from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from apps.releases.api import BatchViewSet, ProbeViewSet, PromotionViewSet, VersionViewSet
@@ -10,5 +9,3 @@ router.register("versions", VersionViewSet, basename="version")
 router.register("batches", BatchViewSet, basename="batch")
 router.register("promotions", PromotionViewSet, basename="promotion")
 router.register("probes", ProbeViewSet, basename="probe")
-
-urlpatterns = [path("", include(router.urls))]
