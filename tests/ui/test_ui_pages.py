@@ -66,7 +66,9 @@ def test_navigation_shows_each_role_only_its_own_pages(client_for, curator, revi
     for user, own_link in expected.items():
         page = text(client_for(user).get(reverse("dashboard")))
         assert own_link in page
-        for other in set(expected.values()) - {own_link}:
+        # Every role reads the model lines and probes production there (issue 10, item 12).
+        assert ">Model lines</a>" in page, f"{user} misses Model lines"
+        for other in set(expected.values()) - {own_link, "Model lines"}:
             assert f">{other}</a>" not in page, f"{user} sees {other}"
 
 
