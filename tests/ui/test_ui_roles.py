@@ -150,9 +150,7 @@ CASES = {
     ),
     # Every role reads the lines and probes production there (issue 10, item 12); operators change them.
     "model lines": Case("GET", lambda w: reverse("modelline_list"), STAFF),
-    "model line page": Case(
-        "GET", lambda w: reverse("modelline_detail", args=[w.line.name]), STAFF
-    ),
+    "model line page": Case("GET", lambda w: reverse("modelline_detail", args=[w.line.name]), STAFF),
     "new model line form": Case("GET", lambda w: reverse("modelline_create"), {"operator", "superuser"}),
     "create a model line": Case(
         "POST",
