@@ -91,7 +91,7 @@ class EditorConfig:
     steps: int = 1  # closed-form steps per batch (amend) or gradient steps (ft)
     nu: float = 0.0  # amend: weight of the running sum of earlier edits' k k^T in the ridge (keeps them)
     settle: bool = False  # amend: rows of edits already answering their target get a zero shift
-    chunk: int = 0  # rows per forward/backward while capturing (0 = whole batch); bounds memory
+    chunk: int = 10  # edits per forward/backward while capturing (0 = whole batch): same rows, bounded memory
     preserve_tokens: int = 4096  # tokens of general text used for C0
     null_space: float = 0.0  # amend: share of general text's key energy the edit must not touch (0 = off)
     positions: str = "target"  # rows captured: "target" (scored positions, the paper) or "all" tokens
