@@ -1,4 +1,4 @@
-"""Measure: import and approve a 20,000-row change set (ZsRE records repeated with distinct prompts).
+"""Measure: import and approve a 20,000-row change set of ZsRE-shaped records with distinct prompts.
 
 Prints the figures; run on PostgreSQL for the numbers the README quotes:
     pytest tests/facts/test_change_set_scale.py -m slow -s
@@ -7,7 +7,6 @@ Prints the figures; run on PostgreSQL for the numbers the README quotes:
 import io
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,23 +15,27 @@ from apps.audit.record import verify_chain
 from apps.facts.actions import review_change_set, run_import, start_import
 from apps.facts.models import ChangeSetState, FactState, ImportChannel
 
-ZSRE = Path("/work/shared/data/zsre_dev.jsonl")
 ROWS = 20_000
 
 
 def zsre_rows(count: int) -> bytes:
-    """`count` ZsRE records: the real ones repeated, each repeat's prompt made distinct."""
-    records = [json.loads(line) for line in ZSRE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    lines = []
-    for i in range(count):
-        record = dict(records[i % len(records)])
-        record["src"] = f"{record['src']} (#{i})"
-        lines.append(json.dumps(record))
+    """`count` records in the ZsRE format the importer reads, each about a subject of its own."""
+    lines = [
+        json.dumps(
+            {
+                "src": f"Which city is the headquarters of company number {i}?",
+                "alt": f"City {i % 97}",
+                "rephrase": f"Where does company number {i} have its headquarters?",
+                "loc": "who wrote the novel war and peace",
+                "loc_ans": "Leo Tolstoy",
+            }
+        )
+        for i in range(count)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ZSRE.exists(), reason="needs /work/shared/data/zsre_dev.jsonl")
 def test_a_20000_row_change_set_is_imported_and_approved_in_seconds(curator, reviewer, model_line):
     upload = io.BytesIO(zsre_rows(ROWS))
     upload.name = "zsre-20000.jsonl"
