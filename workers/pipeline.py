@@ -291,6 +291,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         else:
             outcome, fact_ids = _empty_replay(model, start, staging, stages), []
         report_stage(batch.pk, "recording")
+        stored = _stored_bytes(staging)
         with stages.timed("mlflow"):
             tracked = tracking.log_version(
                 line,
@@ -306,7 +307,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
                     "base_model": lineage.base_model_path(line),
                     **_editor_params(model),
                 },
-                metrics={**outcome.metrics, "delta_bytes": _stored_bytes(staging)},
+                metrics={**outcome.metrics, "delta_bytes": stored},
                 artifacts_dir=staging,
                 report={"batch": batch.pk, "kind": batch.kind, **outcome.evaluation},
                 content_hash=outcome.content_hash,
@@ -317,7 +318,6 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             )
         run_dir = lineage.cache_dir() / tracked.run_id
         shutil.rmtree(run_dir, ignore_errors=True)
-        stored = _stored_bytes(staging)
         shutil.move(str(staging), run_dir)
         count = len(list((run_dir / "deltas").glob("delta-*.safetensors")))
         built = BuiltVersion(
