@@ -138,9 +138,8 @@ class _AmendSide:
     """Amend's editor (any of its methods) behind the same two calls as the published code."""
 
     def __init__(self, loaded, config: EditorConfig, turns):
-        self.loaded, self.turns = loaded, turns
+        self.turns = turns
         self.editor = Editor(loaded, config)
-        self.config = config
 
     def edit_turn(self, index: int) -> dict:
         delta = self.editor.apply(self.turns[index])
