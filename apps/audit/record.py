@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -18,9 +19,19 @@ _CHAIN_LOCK_KEY = 7_201_446_011
 _TAIL_SQL = f"SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1"
 
 
+def _stored_number(text: str) -> int | float:
+    """A JSON float as PostgreSQL's jsonb gives it back: it keeps numbers as `numeric`, so a float written
+    with an exponent whose value is whole returns as that integer ("1e+38" -> 10**38)."""
+    if "e" in text.lower():
+        exact = Decimal(text)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return float(text)
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe copy of value, exactly as the JSONField will give it back (so hashes verify)."""
-    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder), parse_float=_stored_number)
 
 
 def _chain_tail() -> str:

@@ -169,3 +169,15 @@ def test_model_line_changes_are_audited_with_before_and_after(model_line, operat
     assert event.before == {"approvals_required": 1, "min_efficacy": 0.9}
     assert event.after == {"approvals_required": 2, "min_efficacy": 0.95}
     assert event.actor_name == "otto"
+
+
+def test_settings_with_huge_or_tiny_numbers_stay_verifiable(model_line, operator, api_client_for):
+    # PostgreSQL's jsonb gives 1e38 back as the integer 10**38: the event must hash what is stored.
+    settings = {"method": "amend", "lr": 1e38, "mu": 2.5e-7, "lam": 1e16}
+    response = api_client_for(operator).patch(
+        f"/api/model-lines/{model_line.pk}/", {"editor_settings": settings}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    event = AuditEvent.objects.filter(action="modelline.updated").latest("id")
+    assert event.after["editor_settings"]["lr"] == 10**38
+    assert "intact" in verify()

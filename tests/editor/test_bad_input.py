@@ -88,3 +88,12 @@ def test_delta_for_the_wrong_shape_is_refused(gpt2):
     with pytest.raises(EditorError, match="is 7x32 but the module is 128x32"):
         Delta({name: (torch.ones(7, 1), torch.ones(1, 32))}).apply_to(gpt2.model)
     assert content_hash(gpt2, [name]) == before
+
+
+def test_a_step_size_stored_as_a_big_integer_is_the_number_it_says():
+    # PostgreSQL's jsonb hands a line's {"lr": 1e38} back as the integer 10**38.
+    config = EditorConfig.from_dict({"lr": 10**38})
+    assert config.lr == 1e38 and isinstance(config.lr, float)
+    for bad in (10**400, True, float("nan"), -1.0):
+        with pytest.raises(EditorError, match="lr must be a finite number"):
+            EditorConfig.from_dict({"lr": bad})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import EditorError
@@ -81,6 +82,16 @@ _DEFAULTS: dict[str, dict[str, dict]] = {
 }
 
 
+def _as_float(value: object) -> float | None:
+    """A number as a float (None for anything else, bools included, and integers beyond float's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 @dataclass
 class EditorConfig:
     method: str = "amend"
@@ -107,8 +118,11 @@ class EditorConfig:
             raise EditorError("modules must be a list of dotted module names")
         for name in ("lr", "lam", "mu", "nu"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value != value or value < 0 or value == float("inf"):
+            # JSON stores (PostgreSQL's jsonb) give 1e38 back as the integer 10**38: taken as the float it is.
+            number = _as_float(value)
+            if number is None or not math.isfinite(number) or number < 0:
                 raise EditorError(f"{name} must be a finite number >= 0, got {value!r}")
+            setattr(self, name, number)
         if self.positions not in ("target", "all"):
             raise EditorError(f"positions must be 'target' or 'all', got {self.positions!r}")
         if not 0 <= self.null_space < 1:
