@@ -21,11 +21,11 @@ from django.utils import timezone
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions
+from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
 from apps.releases.progress import report_stage
 from apps.releases.records import BuiltVersion
 from workers import lineage, tracking
-from workers.locks import lineage_lock
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def edit_and_evaluate(
     import torch
 
     from workers.editor import Editor, EditorError, evaluate, locality_baseline, perplexity
+    from workers.editor.errors import NonFiniteEditError
     from workers.editor.model import get_module
 
     with stages.timed("materialise"):
@@ -196,7 +197,12 @@ def edit_and_evaluate(
     progress("editing")
     with stages.timed("edit"):
         editor = Editor(model.loaded, model.config, lineage.load_normalizer(start), general_keys=model.general_keys)
-        deltas = [editor.apply([by_id[i] for i in ids]) for ids in inputs.segments]
+        try:
+            deltas = [editor.apply([by_id[i] for i in ids]) for ids in inputs.segments]
+        except NonFiniteEditError as exc:
+            if len(inputs.segments) != 1:
+                raise  # a revert's replay: the facts were applied before, the batch fails as a whole
+            raise _non_finite_facts(model, start, inputs, exc) from exc
     failure = ""
     with stages.timed("materialise"):
         # Canonical weights: start's chain state advanced by the new deltas, as any machine will rebuild them.
@@ -242,6 +248,32 @@ def edit_and_evaluate(
         "content_hash": content_hash,
     }
     return Outcome(content_hash, metrics, per_fact, failure, evaluation, snapshot)
+
+
+class NonFiniteFactsError(Exception):
+    """Editing a batch would make the weights non-finite; `fact_ids` are the facts to blame (held), the
+    batch's other facts are innocent (back to the queue)."""
+
+    def __init__(self, message: str, fact_ids: list[int]) -> None:
+        super().__init__(message)
+        self.fact_ids = fact_ids
+
+
+def _non_finite_facts(
+    model: lineage.LineModel, start: ModelVersion, inputs: BuildInputs, error: Exception
+) -> NonFiniteFactsError:
+    from workers.editor.isolate import non_finite_culprits
+
+    culprits = non_finite_culprits(
+        model.loaded, model.config, lineage.load_normalizer(start), inputs.requests, general_keys=model.general_keys
+    )
+    fact_ids = [inputs.fact_ids[i] for i in culprits]
+    named = ", ".join(f"#{pk}" for pk in fact_ids)
+    whose = f"the edit of fact {named}" if len(fact_ids) == 1 else f"the edit of facts {named} together"
+    others = len(inputs.fact_ids) - len(fact_ids)
+    message = f"{whose} makes the weights non-finite ({error}); held, {others} other fact(s) back in the queue"
+    log.error("%s", message)
+    return NonFiniteFactsError(message, fact_ids)
 
 
 def _fact_result(item: dict[str, Any], before: list[str], after: list[str], index: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import EditorError
+from .errors import EditorError, NonFiniteEditError
 from .model import get_module, in_out_dims, module_kind
 
 
@@ -52,7 +52,7 @@ class Delta:
 
     def _check(self, model: nn.Module) -> list[nn.Module]:
         if not self.is_finite():
-            raise EditorError(
+            raise NonFiniteEditError(
                 "delta holds non-finite values (NaN or inf); it was not applied and the model is unchanged"
             )
         modules = []
@@ -80,7 +80,7 @@ class Delta:
                 d = d.T
             updated = (w.float() + d).to(w.dtype)
             if not torch.isfinite(updated).all():
-                raise EditorError(f"applying the delta to {name!r} overflows the weights; model unchanged")
+                raise NonFiniteEditError(f"applying the delta to {name!r} overflows the weights; model unchanged")
             new_weights.append(updated)
         self._undo = (
             {n: m.weight.detach().clone() for n, m in zip(self.factors, modules, strict=True)} if keep_undo else None

@@ -21,7 +21,7 @@ import torch
 from .config import EditorConfig
 from .data import EditRequest
 from .delta import Delta, dense_factors
-from .errors import EditorError
+from .errors import EditorError, NonFiniteEditError
 from .evaluate import sample_text
 from .finetune import finetune_steps
 from .forward import Trunk
@@ -192,13 +192,12 @@ class Editor:
             factors[name] = dense_factors(d.cpu())
         delta = Delta(factors)
         if not delta.is_finite():
-            raise EditorError("fine-tuning produced non-finite weights; lower lr. The model is unchanged")
+            raise NonFiniteEditError("fine-tuning produced non-finite weights; lower lr. The model is unchanged")
         return delta
 
     def _apply_closed_form(self, batch) -> Delta:
         cfg = self.config
-        if cfg.calibrate and not any(self.normalizer.count(k) for k in self._shape_keys()):
-            self._calibrate()
+        self.ensure_calibrated()
         preserve = self._regularizer()
         project = self._projection()
         steps = []
@@ -218,6 +217,11 @@ class Editor:
             for n, k in first_keys.items():
                 self.normalizer.update_keys(n, k)
         return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
+
+    def ensure_calibrated(self) -> None:
+        """Seed an empty normaliser with the calibration edits' rows (a no-op once it holds statistics)."""
+        if self.config.calibrate and not any(self.normalizer.count(k) for k in self._shape_keys()):
+            self._calibrate()
 
     def _shape_keys(self) -> set[str]:
         return {shape_key(*in_out_dims(get_module(self.loaded.model, n))) for n in self.config.modules}

@@ -10,3 +10,8 @@ class EditorError(ValueError):
     def __init__(self, message: str) -> None:
         # Keep it one line whatever the caller passed: multi-line text breaks the CLI contract.
         super().__init__(" ".join(str(message).split()))
+
+
+class NonFiniteEditError(EditorError):
+    """An edit (or a delta replayed onto weights) would make weights NaN or infinite; nothing was changed.
+    Its own type so that a caller can find which of a batch's edits cause it (workers/editor/isolate.py)."""

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from .delta import Delta
-from .errors import EditorError
+from .errors import EditorError, NonFiniteEditError
 from .exact import exact_product
 from .model import LoadedModel, check_modules, get_module, module_kind
 
@@ -70,7 +70,7 @@ class Snapshot:
         """Refuse (nothing computed) a delta that is non-finite, edits a module not held, or has the wrong shape."""
         for i, d in enumerate(deltas, start=first):
             if not d.is_finite():
-                raise EditorError(f"delta {i} holds non-finite values; the model is unchanged")
+                raise NonFiniteEditError(f"delta {i} holds non-finite values; the model is unchanged")
             for name, (u, r) in d.factors.items():
                 if name not in self.weights:
                     raise EditorError(f"delta {i} edits {name!r}, which the base snapshot does not hold")
@@ -93,7 +93,7 @@ class Snapshot:
                 step.add_(weights[name])  # += fp32 promoted exactly: one float64 rounding per element
                 new = step.to(torch.float32)
                 if not torch.isfinite(new).all():
-                    raise EditorError(f"delta {i} overflows the weights of {name!r}; the model is unchanged")
+                    raise NonFiniteEditError(f"delta {i} overflows the weights of {name!r}; the model is unchanged")
                 weights[name] = new
         cpu = {n: w.to("cpu") for n, w in weights.items()}
         return Snapshot(cpu, dict(self.kinds), self.covers + len(deltas))

@@ -1,5 +1,7 @@
 """Batches: cutting approved facts into one, counting its deliveries to a GPU worker, failing it."""
 
+from collections.abc import Collection
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -110,8 +112,9 @@ def end_delivery_for_retry(batch_id: int, why: str) -> Batch:
 
 
 @transaction.atomic
-def fail_batch(batch: Batch, reason: str, *, facts_to: str = FactState.HELD) -> Batch:
-    """The batch will produce no version. Its facts are held with the reason (or handed back to the queue)."""
+def fail_batch(batch: Batch, reason: str, *, facts_to: str = FactState.HELD, hold: Collection[int] = ()) -> Batch:
+    """The batch will produce no version. Its facts are held with the reason (or handed back to the queue,
+    all but those in `hold`: the facts to blame, held whatever `facts_to` says)."""
     batch = Batch.objects.select_for_update().get(pk=batch.pk)
     if batch.state != BatchState.PENDING:
         return batch
@@ -121,6 +124,9 @@ def fail_batch(batch: Batch, reason: str, *, facts_to: str = FactState.HELD) -> 
     batch.save(update_fields=["state", "failure_reason", "finished_at"])
     if batch.kind == BatchKind.RELEASE:
         queued = FactEdit.objects.filter(pk__in=batch.fact_ids, state=FactState.QUEUED)
-        transition_facts(None, queued, facts_to, reason=f"batch {batch.pk} failed: {reason}")
-    record_event(None, "batch.failed", batch, after={"reason": reason}, model_line_id=batch.model_line_id)
+        why = f"batch {batch.pk} failed: {reason}"
+        transition_facts(None, queued.filter(pk__in=hold), FactState.HELD, reason=why)
+        transition_facts(None, queued.exclude(pk__in=hold), facts_to, reason=why)
+    after = {"reason": reason, **({"held": sorted(hold)} if hold else {})}
+    record_event(None, "batch.failed", batch, after=after, model_line_id=batch.model_line_id)
     return batch
