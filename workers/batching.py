@@ -47,6 +47,11 @@ def sync_aliases(self, model_line_id: int) -> dict:
     previous = last.previous.mlflow_model_version if last and last.previous_id else None
     try:
         tracking.set_aliases(production.mlflow_model_name, production.mlflow_model_version, previous)
+    except tracking.TrackingRefusedError as exc:
+        # MLflow answered no (4xx): asking again cannot help. The promotion stays `aliases_synced: false`
+        # (API) until an operator fixes MLflow's side and the next promotion or rollback syncs them.
+        log.error("MLflow aliases of line %s not synced: %s", model_line_id, exc)
+        return {"model_line": model_line_id, "refused": str(exc)}
     except tracking.TrackingUnavailableError as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
     actions.mark_aliases_synced(model_line_id)

@@ -86,7 +86,8 @@ def _apply_batch(self, batch_id: int) -> dict:
     try:
         version = pipeline.apply_batch(batch_id)
     except tracking.TrackingRefusedError as exc:
-        # MLflow answered, and said no (4xx): retrying cannot help. Not the facts' fault either.
+        # MLflow said no (4xx), or a disk is full: retrying at once cannot help. Not the facts' fault either.
+        log.error("batch %s failed, its facts go back to the queue: %s", batch_id, exc)
         actions.fail_batch(batch, str(exc), facts_to=FactState.APPROVED)
         return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
     except tracking.TrackingUnavailableError as exc:
@@ -97,12 +98,21 @@ def _apply_batch(self, batch_id: int) -> dict:
             actions.fail_batch(batch, f"MLflow unreachable after {limit} retries: {exc}", facts_to=FactState.APPROVED)
             return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
         raise self.retry(exc=exc, countdown=retry_countdown(batch.retries)) from exc
+    except pipeline.NonFiniteFactsError as exc:
+        actions.fail_batch(batch, str(exc), facts_to=FactState.APPROVED, hold=exc.fact_ids)
+        return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc), "held": exc.fact_ids}
     except (EditorError, LineageError, TransitionError) as exc:
         actions.fail_batch(batch, str(exc))
         return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
     except DATABASE_LOST:
         raise  # apply_batch retries: the batch must not be failed for the database's outage
     except Exception as exc:
+        if tracking.storage_full(exc):
+            # The worker's own disk (its cache and staging): the operator frees space, the facts wait.
+            reason = f"out of disk space on the worker: {exc}"[:2000]
+            log.error("batch %s failed, its facts go back to the queue: %s", batch_id, reason)
+            actions.fail_batch(batch, reason, facts_to=FactState.APPROVED)
+            return {"batch": batch_id, "state": BatchState.FAILED, "reason": reason}
         actions.fail_batch(batch, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
         raise
     if version is None:
@@ -128,6 +138,9 @@ def export_checkpoint(self, version_id: int) -> dict:
             f"{version.model_line.name} v{version.number}\ncontent_hash {version.content_hash}\n"
         )
         uri = tracking.log_checkpoint(version.mlflow_run_id, directory)
+    except tracking.TrackingRefusedError as exc:
+        log.error("checkpoint of %s v%s not exported: %s", version.model_line, version.number, exc)
+        return {"version": version.number, "refused": str(exc)}
     except tracking.TrackingUnavailableError as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
     finally:
@@ -165,9 +178,9 @@ def answer_probe(*probe_ids: int) -> dict:
 
 def _record_base(line: object) -> str:
     """Record the line's base (v0) under the lineage lock unless it has a version; the error, or ""."""
+    from apps.releases.locks import lineage_lock
     from workers import lineage, pipeline
     from workers.editor import EditorError
-    from workers.locks import lineage_lock
 
     if ModelVersion.objects.filter(model_line=line).exists():
         return ""

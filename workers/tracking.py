@@ -8,6 +8,7 @@ so each batch ends with exactly one run and one registered version.
 """
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -44,6 +45,30 @@ class TrackingRefusedError(TrackingUnavailableError):
     again, so it is not retried. A subclass so callers that only report MLflow trouble still catch it."""
 
 
+class StorageFullError(TrackingRefusedError):
+    """A disk an MLflow call writes to (the artifact store, or the worker's cache for a download) has no
+    space left: trying again at once fails the same way, so it is not retried."""
+
+
+def storage_full(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, says a disk or quota is full (locally: ENOSPC or
+    EDQUOT; from a tracking server: the same words in its error page)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 # Client errors that do get better with time: a timeout and "slow down".
 _RETRYABLE_4XX = {408, 429}
 
@@ -68,13 +93,14 @@ def with_backoff(what: str, call: Callable[[], T], *, attempts: int | None = Non
         try:
             return call()
         except Exception as exc:
+            if storage_full(exc):
+                raise StorageFullError(f"out of disk space during the MLflow {what}: {_first_line(exc)}") from exc
             refused = _client_error(exc)
             if refused is not None:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise TrackingRefusedError(f"MLflow refused the {what} (HTTP {refused}): {first[:300]}") from exc
+                raise TrackingRefusedError(f"MLflow refused the {what} (HTTP {refused}): {_first_line(exc)}") from exc
             if attempt == attempts - 1:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise TrackingUnavailableError(f"MLflow {what} failed after {attempts} tries: {first[:300]}") from exc
+                detail = _first_line(exc)
+                raise TrackingUnavailableError(f"MLflow {what} failed after {attempts} tries: {detail}") from exc
             delay = base * 2**attempt
             log.warning("MLflow %s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
             time.sleep(delay)

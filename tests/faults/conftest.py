@@ -1,11 +1,12 @@
 """Fault fixtures: the pipeline's real workers and MLflow store, a Redis of the test's own to stop and start,
-a TCP proxy process in front of PostgreSQL to "restart" it for a worker, and fake MLflow servers that hang or
-refuse.
+a TCP proxy process in front of PostgreSQL to "restart" it for a worker, fake MLflow servers that hang or
+refuse, and a small real filesystem (tmpfs) under the artifact store to fill up.
 
 A private redis-server (a real process on a free port) is the broker here, so stopping it disturbs no
 other test or engineer sharing the machine's Redis; the test process and its workers both use it.
 """
 
+import errno
 import http.server
 import socket
 import subprocess
@@ -200,3 +201,40 @@ def refusing_mlflow() -> Iterator[FakeMlflow]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class SmallDisk:
+    """A tmpfs mounted at `path`: a real filesystem that really runs out of space."""
+
+    path: Path
+
+    def fill(self) -> None:
+        """Write zeros until the kernel answers ENOSPC: every later write there fails."""
+        with open(self.path / ".filler", "wb") as filler:
+            chunk = b"\0" * (1 << 20)
+            try:
+                while True:
+                    filler.write(chunk)
+                    filler.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+
+    def free(self) -> None:
+        (self.path / ".filler").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_artifact_disk(mlflow_store) -> Iterator[SmallDisk]:  # noqa: F811 - the fixture imported above
+    """The MLflow store's artifact root on a 64 MiB tmpfs of its own (mounting needs root, as in CI)."""
+    path = mlflow_store.artifacts
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "amend-test-artifacts", str(path)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

@@ -9,33 +9,14 @@ import time
 
 import pytest
 
-from apps.facts.models import FactEdit, FactState
-from apps.releases import actions
+from apps.facts.models import FactState
 from apps.releases.models import Batch, BatchState, ModelVersion
-from tests.pipeline.conftest import purge_queues
+from tests.faults.batches import active_runs, released, states
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
 # A worker that gives up on MLflow quickly: 2 s per request, 2 tries per call, 1 retry of the task.
 IMPATIENT = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "2", "AMEND_MLFLOW_ATTEMPTS": "2", "AMEND_MLFLOW_MAX_RETRIES": "1"}
-
-
-def released(pipeline_line, approve_edits, operator) -> tuple[Batch, list[int]]:
-    """Four approved facts released as one batch, before any worker runs; the fact pages' probe tasks are
-    dropped (they would ask MLflow too, and these tests are about the batch)."""
-    facts = approve_edits(pipeline_line, 0, 4)
-    purge_queues()
-    return actions.release_now(operator, pipeline_line), [fact.pk for fact in facts]
-
-
-def states(fact_ids: list[int]) -> set[str]:
-    return set(FactEdit.objects.filter(pk__in=fact_ids).values_list("state", flat=True))
-
-
-def active_runs(mlflow_store, line) -> list:
-    client = mlflow_store.client()
-    experiment = client.get_experiment_by_name(f"amend/{line.name}")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
 def test_mlflow_that_never_answers_fails_the_batch_within_bounds_and_hands_the_facts_back(

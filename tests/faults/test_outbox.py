@@ -4,6 +4,7 @@ The broker here is real: Redis, and for "down" a port where nothing listens (the
 folder stop a real Redis process instead).
 """
 
+import threading
 import time
 from datetime import timedelta
 
@@ -17,7 +18,9 @@ from apps.facts.models import FactEdit, FactState
 from apps.outbox.models import OutboxMessage, OutboxState
 from apps.outbox.send import publish_pending
 from apps.releases import actions
+from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchState
+from apps.releases.progress import report_stage
 
 # Measured on PostgreSQL + Redis (as deployed); on the embedded SQLite a dead Redis costs the request ~10 s (open).
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the deployed setup: PostgreSQL and Redis")
@@ -145,6 +148,52 @@ def test_the_sweeper_resends_a_batch_no_worker_took_and_at_last_fails_it(
     assert actions.sweep_stranded_batches() == {batch.pk: "failed"}
     batch.refresh_from_db()
     assert batch.state == BatchState.FAILED and "no worker took this batch in 2 sends" in batch.failure_reason
+    assert set(FactEdit.objects.filter(pk__in=batch.fact_ids).values_list("state", flat=True)) == {FactState.APPROVED}
+    with current_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("gpu")
+
+
+def test_the_sweeper_resends_a_started_batch_whose_worker_is_gone_never_one_whose_worker_is_alive(
+    transactional_db, approved_facts, operator, model_line, settings
+):
+    settings.AMEND_BATCH_STALL_SECONDS = 600
+    settings.AMEND_BATCH_MAX_RESENDS = 1
+    batch = actions.release_now(operator, model_line)
+    actions.count_delivery(batch.pk)  # a worker starts it...
+    report_stage(batch.pk, "editing")
+    assert actions.sweep_stranded_batches() == {}, "within the bound: left alone"
+
+    def an_hour_of_silence() -> None:
+        earlier = timezone.now() - timedelta(hours=1)
+        Batch.objects.filter(pk=batch.pk).update(created_at=earlier, stage_at=earlier)
+        OutboxMessage.objects.filter(subject=f"batch:{batch.pk}").update(sent_at=earlier)
+
+    an_hour_of_silence()
+    # ...and is still on it (one long edit): it holds the lineage from its own database session.
+    held, release = threading.Event(), threading.Event()
+
+    def live_worker() -> None:
+        with lineage_lock(model_line.pk):
+            held.set()
+            release.wait(30)
+        connection.close()
+
+    worker = threading.Thread(target=live_worker)
+    worker.start()
+    try:
+        assert held.wait(10)
+        assert actions.sweep_stranded_batches() == {}, "a live worker's batch is never taken from it"
+    finally:
+        release.set()
+        worker.join()
+
+    # The worker gave up (the database stayed away past its retries) and let go of the lineage.
+    assert actions.sweep_stranded_batches() == {batch.pk: "resent"}
+    assert AuditEvent.objects.filter(action="batch.resent", after__why="abandoned").exists()
+    an_hour_of_silence()
+    assert actions.sweep_stranded_batches() == {batch.pk: "failed"}
+    batch.refresh_from_db()
+    assert batch.state == BatchState.FAILED and "its worker stopped answering in 2 sends" in batch.failure_reason
     assert set(FactEdit.objects.filter(pk__in=batch.fact_ids).values_list("state", flat=True)) == {FactState.APPROVED}
     with current_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("gpu")
