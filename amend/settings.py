@@ -185,7 +185,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600"))}
+    else {
+        # Redis hands a message whose worker died (acks late) to another worker once it has been out for
+        # the visibility timeout, at the next scan of an idle worker: redelivery within
+        # AMEND_VISIBILITY_TIMEOUT + AMEND_REDELIVERY_SCAN_SECONDS of the delivery. The timeout must exceed
+        # the longest batch, or a running batch is handed out twice (the lineage lock makes that harmless,
+        # but it counts a delivery). kombu's default scan (10 s, every 10th tick) adds up to 100 s.
+        "visibility_timeout": int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600")),
+        "unacked_restore_interval": float(os.environ.get("AMEND_REDELIVERY_SCAN_SECONDS", "30")),
+        "unacked_restore_throttle": 1,
+    }
 )
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 CELERY_TASK_SERIALIZER = "json"
@@ -278,12 +287,18 @@ for _proxy in AMEND_TRUSTED_PROXIES:
 # Every task the web app sends is written to the outbox in the transaction of the decision; it is published
 # right after commit, and again by the dispatcher (beat, every AMEND_OUTBOX_POLL_SECONDS) until the broker
 # takes it. A pending batch that no worker started within AMEND_BATCH_PICKUP_SECONDS of being sent is sent
-# again, at most AMEND_BATCH_MAX_RESENDS times; then it fails and its facts go back to `approved`.
+# again, at most AMEND_BATCH_MAX_RESENDS times; then it fails and its facts go back to `approved`. A started
+# batch whose worker is gone for good (no lineage lock held, no stage reported for AMEND_BATCH_STALL_SECONDS:
+# by default the visibility timeout, after which the broker would have handed it out again, plus the pickup
+# bound) is re-sent the same way. The stall bound must exceed AMEND_RETRY_MAX_SECONDS (a retry's wait).
 INSTALLED_APPS.append("apps.outbox")
 MIGRATION_MODULES["outbox"] = "migrations.outbox"
 AMEND_OUTBOX_POLL_SECONDS = float(os.environ.get("AMEND_OUTBOX_POLL_SECONDS", "10"))
 AMEND_BATCH_PICKUP_SECONDS = float(os.environ.get("AMEND_BATCH_PICKUP_SECONDS", "1800"))
 AMEND_BATCH_MAX_RESENDS = int(os.environ.get("AMEND_BATCH_MAX_RESENDS", "3"))
+AMEND_BATCH_STALL_SECONDS = float(
+    os.environ.get("AMEND_BATCH_STALL_SECONDS", int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600")) + 1800)
+)
 # Publishing waits at most this long for the broker (the web request must not hang on it).
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("AMEND_BROKER_CONNECT_TIMEOUT", "3"))
 CELERY_BEAT_SCHEDULE.update(

@@ -198,8 +198,9 @@ def workers(transactional_db, mlflow_store: MlflowStore, base_model: Path, tmp_p
         "AMEND_RETRY_MAX_SECONDS": "3",
         "AMEND_MLFLOW_ATTEMPTS": "2",
         "AMEND_MLFLOW_BACKOFF_SECONDS": "0.2",
-        # A message whose worker died is handed out again this long after its delivery.
+        # A message whose worker died is handed out again 6-7 s after its delivery (timeout + scan).
         "AMEND_VISIBILITY_TIMEOUT": "6",
+        "AMEND_REDELIVERY_SCAN_SECONDS": "1",
         "AMEND_LOG_LEVEL": "INFO",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
