@@ -4,7 +4,9 @@ A batch is stranded when its task never reached a worker: the broker was down (i
 still pending: the dispatcher keeps trying), or the broker lost it (a Redis restarted without
 persistence). The sweeper re-sends a batch no worker started within AMEND_BATCH_PICKUP_SECONDS of its
 last send, AMEND_BATCH_MAX_RESENDS times at most; then the batch fails and its facts go back to
-`approved`, to be cut again. Refusals: PermissionDenied (403), ValidationError (400), TransitionError (409).
+`approved`, to be cut again. A started batch is abandoned when no worker holds its lineage and none
+reported a stage within AMEND_BATCH_STALL_SECONDS (its worker gave up on an unreachable database);
+the sweeper treats it the same way. Refusals: PermissionDenied (403), ValidationError (400), TransitionError (409).
 """
 
 from datetime import timedelta
@@ -21,6 +23,7 @@ from apps.outbox.queries import latest
 from apps.outbox.send import cancel_pending
 from apps.releases.actions.batches import fail_batch
 from apps.releases.actions.common import User, dispatch, operator_reason, require_operator
+from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState
 
 APPLY = "workers.gpu.apply_batch"
@@ -85,14 +88,40 @@ def _sweep_one(batch_id: int, now, bound: timedelta) -> str:
     return "resent"
 
 
+@transaction.atomic
+def _sweep_abandoned(batch_id: int, now, stall: timedelta) -> str:
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    if batch.state != BatchState.PENDING or (batch.stage_at and batch.stage_at > now - stall):
+        return ""
+    message = latest(_subject(batch), APPLY)
+    if message is not None and (message.state == OutboxState.PENDING or message.sent_at > now - stall):
+        return ""  # re-sent recently: give that send its time
+    sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
+    if sends > settings.AMEND_BATCH_MAX_RESENDS:
+        fail_batch(batch, f"its worker stopped answering in {sends} sends, {stall} apart", facts_to=FactState.APPROVED)
+        return "failed"
+    dispatch(APPLY, batch.pk)
+    record_event(None, "batch.resent", batch, after={"by": "sweeper", "sends": sends, "why": "abandoned"},
+                 model_line_id=batch.model_line_id)
+    return "resent"
+
+
 def sweep_stranded_batches() -> dict[int, str]:
-    """Re-send (or at last fail) every pending batch no worker started within the pickup bound of its send."""
+    """Re-send (or at last fail) every pending batch no worker started within the pickup bound of its send,
+    and every started one whose worker is gone (its lineage free, no stage reported within the stall bound:
+    the database stayed unreachable past the worker's retries, or the message was lost with the worker)."""
     now = timezone.now()
     bound = timedelta(seconds=settings.AMEND_BATCH_PICKUP_SECONDS)
-    candidates = Batch.objects.filter(state=BatchState.PENDING, deliveries=0, retries=0, created_at__lte=now - bound)
+    pending = Batch.objects.filter(state=BatchState.PENDING)
     outcome = {}
-    for batch_id in candidates.values_list("pk", flat=True):
+    for batch_id in pending.filter(deliveries=0, retries=0, created_at__lte=now - bound).values_list("pk", flat=True):
         done = _sweep_one(batch_id, now, bound)
+        if done:
+            outcome[batch_id] = done
+    stall = timedelta(seconds=settings.AMEND_BATCH_STALL_SECONDS)
+    started = pending.exclude(deliveries=0, retries=0).filter(created_at__lte=now - stall)
+    for batch_id, line_id in started.values_list("pk", "model_line_id"):
+        done = "" if lineage_busy(line_id) else _sweep_abandoned(batch_id, now, stall)
         if done:
             outcome[batch_id] = done
     return outcome
