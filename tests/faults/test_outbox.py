@@ -127,6 +127,16 @@ def test_an_operator_resends_a_batch_and_a_started_one_is_refused(
     assert client.post(f"/api/batches/{batch.pk}/cancel/", {"reason": "x"}, format="json").status_code == 409
 
 
+def assert_swept_out(batch: Batch, why: str) -> None:
+    """The sweeper's last word on a batch: failed with `why`, its facts approved again; its copies dropped."""
+    assert actions.sweep_stranded_batches() == {batch.pk: "failed"}
+    batch.refresh_from_db()
+    assert batch.state == BatchState.FAILED and why in batch.failure_reason
+    assert set(FactEdit.objects.filter(pk__in=batch.fact_ids).values_list("state", flat=True)) == {FactState.APPROVED}
+    with current_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("gpu")
+
+
 def test_the_sweeper_resends_a_batch_no_worker_took_and_at_last_fails_it(
     transactional_db, approved_facts, operator, model_line, settings
 ):
@@ -145,12 +155,7 @@ def test_the_sweeper_resends_a_batch_no_worker_took_and_at_last_fails_it(
     assert actions.sweep_stranded_batches() == {batch.pk: "resent"}
     assert OutboxMessage.objects.filter(subject=f"batch:{batch.pk}", state=OutboxState.SENT).count() == 2
     an_hour_later()
-    assert actions.sweep_stranded_batches() == {batch.pk: "failed"}
-    batch.refresh_from_db()
-    assert batch.state == BatchState.FAILED and "no worker took this batch in 2 sends" in batch.failure_reason
-    assert set(FactEdit.objects.filter(pk__in=batch.fact_ids).values_list("state", flat=True)) == {FactState.APPROVED}
-    with current_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("gpu")
+    assert_swept_out(batch, "no worker took this batch in 2 sends")
 
 
 def test_the_sweeper_resends_a_started_batch_whose_worker_is_gone_never_one_whose_worker_is_alive(
@@ -191,9 +196,4 @@ def test_the_sweeper_resends_a_started_batch_whose_worker_is_gone_never_one_whos
     assert actions.sweep_stranded_batches() == {batch.pk: "resent"}
     assert AuditEvent.objects.filter(action="batch.resent", after__why="abandoned").exists()
     an_hour_of_silence()
-    assert actions.sweep_stranded_batches() == {batch.pk: "failed"}
-    batch.refresh_from_db()
-    assert batch.state == BatchState.FAILED and "its worker stopped answering in 2 sends" in batch.failure_reason
-    assert set(FactEdit.objects.filter(pk__in=batch.fact_ids).values_list("state", flat=True)) == {FactState.APPROVED}
-    with current_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("gpu")
+    assert_swept_out(batch, "its worker stopped answering in 2 sends")

@@ -71,38 +71,26 @@ def cancel_batch(actor: User, batch: Batch, reason: str) -> Batch:
 
 
 @transaction.atomic
-def _sweep_one(batch_id: int, now, bound: timedelta) -> str:
+def _sweep_one(batch_id: int, now, bound: timedelta, *, started: bool) -> str:
+    """Re-send (or fail) one batch found stranded: never started (`started` False) or abandoned by its worker."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
-    if batch.state != BatchState.PENDING or batch.deliveries or batch.retries:
+    if batch.state != BatchState.PENDING:
         return ""
+    if started and batch.stage_at and batch.stage_at > now - bound:
+        return ""  # its worker reported a stage meanwhile
+    if not started and (batch.deliveries or batch.retries):
+        return ""  # a worker took it meanwhile
     message = latest(_subject(batch), APPLY)
     if message is not None and (message.state == OutboxState.PENDING or message.sent_at > now - bound):
         return ""  # still with the dispatcher, or sent recently enough
     sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
     if sends > settings.AMEND_BATCH_MAX_RESENDS:
-        fail_batch(batch, f"no worker took this batch in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
+        what = "its worker stopped answering" if started else "no worker took this batch"
+        fail_batch(batch, f"{what} in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
         return "failed"
     dispatch(APPLY, batch.pk)
-    record_event(None, "batch.resent", batch, after={"by": "sweeper", "sends": sends},
-                 model_line_id=batch.model_line_id)
-    return "resent"
-
-
-@transaction.atomic
-def _sweep_abandoned(batch_id: int, now, stall: timedelta) -> str:
-    batch = Batch.objects.select_for_update().get(pk=batch_id)
-    if batch.state != BatchState.PENDING or (batch.stage_at and batch.stage_at > now - stall):
-        return ""
-    message = latest(_subject(batch), APPLY)
-    if message is not None and (message.state == OutboxState.PENDING or message.sent_at > now - stall):
-        return ""  # re-sent recently: give that send its time
-    sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
-    if sends > settings.AMEND_BATCH_MAX_RESENDS:
-        fail_batch(batch, f"its worker stopped answering in {sends} sends, {stall} apart", facts_to=FactState.APPROVED)
-        return "failed"
-    dispatch(APPLY, batch.pk)
-    record_event(None, "batch.resent", batch, after={"by": "sweeper", "sends": sends, "why": "abandoned"},
-                 model_line_id=batch.model_line_id)
+    after = {"by": "sweeper", "sends": sends, **({"why": "abandoned"} if started else {})}
+    record_event(None, "batch.resent", batch, after=after, model_line_id=batch.model_line_id)
     return "resent"
 
 
@@ -115,13 +103,13 @@ def sweep_stranded_batches() -> dict[int, str]:
     pending = Batch.objects.filter(state=BatchState.PENDING)
     outcome = {}
     for batch_id in pending.filter(deliveries=0, retries=0, created_at__lte=now - bound).values_list("pk", flat=True):
-        done = _sweep_one(batch_id, now, bound)
+        done = _sweep_one(batch_id, now, bound, started=False)
         if done:
             outcome[batch_id] = done
     stall = timedelta(seconds=settings.AMEND_BATCH_STALL_SECONDS)
     started = pending.exclude(deliveries=0, retries=0).filter(created_at__lte=now - stall)
     for batch_id, line_id in started.values_list("pk", "model_line_id"):
-        done = "" if lineage_busy(line_id) else _sweep_abandoned(batch_id, now, stall)
+        done = "" if lineage_busy(line_id) else _sweep_one(batch_id, now, stall, started=True)
         if done:
             outcome[batch_id] = done
     return outcome
