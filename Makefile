@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BASE_MODEL := var/models/smollm2-135m
+TEST_PROCESSES ?= 2
 
 export AMEND_DEBUG ?= 1
 
@@ -34,8 +35,10 @@ test: $(STAMP) base-model
 	./scripts/ensure-chromium
 	$(PY) -m ruff check .
 	# One BLAS/OpenMP thread per process: the suite runs Celery workers beside pytest, and torch's
-	# spinning thread pools slow each other down twenty-fold when they share two cores.
-	OMP_NUM_THREADS=1 AMEND_BASE_MODEL_DIR=$(BASE_MODEL) $(PY) -m pytest
+	# spinning thread pools slow each other down twenty-fold when they share two cores. Two test
+	# processes (each with its own test database and broker database) keep both cores busy while the
+	# real-worker tests wait on their workers.
+	OMP_NUM_THREADS=1 AMEND_BASE_MODEL_DIR=$(BASE_MODEL) $(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -35,6 +35,21 @@ def _allow_emptying_the_audit_table(sender, connection, **kwargs) -> None:
 connection_created.connect(_allow_emptying_the_audit_table)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _a_broker_database_per_test_process(worker_id: str) -> None:
+    """`make test` runs the suite in parallel processes (pytest-xdist): each gets its own Redis database
+    for the broker, so one process's workers never take, and its purges never drop, another's tasks."""
+    from celery import current_app
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if worker_id == "master" or not url.startswith("redis://"):
+        return
+    base, _, db = url.rpartition("/")
+    number = (int(db) if db.isdigit() else 0) + 2 + int(worker_id.removeprefix("gw"))
+    settings.CELERY_BROKER_URL = current_app.conf.broker_url = current_app.conf.broker_write_url = f"{base}/{number}"
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # The production hasher takes ~0.3 s per user on purpose; tests create many users.
