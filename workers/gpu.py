@@ -65,6 +65,13 @@ def apply_batch(self, batch_id: int) -> dict:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
 
 
+def _back_to_queue(batch: Batch, reason: str) -> dict:
+    """Fail a batch for a fault that is not its facts': they go back to `approved`, the operator reads why."""
+    log.error("batch %s failed, its facts go back to the queue: %s", batch.pk, reason)
+    actions.fail_batch(batch, reason, facts_to=FactState.APPROVED)
+    return {"batch": batch.pk, "state": BatchState.FAILED, "reason": reason}
+
+
 def _apply_batch(self, batch_id: int) -> dict:
     from workers import pipeline
     from workers.editor import EditorError
@@ -87,9 +94,7 @@ def _apply_batch(self, batch_id: int) -> dict:
         version = pipeline.apply_batch(batch_id)
     except tracking.TrackingRefusedError as exc:
         # MLflow said no (4xx), or a disk is full: retrying at once cannot help. Not the facts' fault either.
-        log.error("batch %s failed, its facts go back to the queue: %s", batch_id, exc)
-        actions.fail_batch(batch, str(exc), facts_to=FactState.APPROVED)
-        return {"batch": batch_id, "state": BatchState.FAILED, "reason": str(exc)}
+        return _back_to_queue(batch, str(exc))
     except tracking.TrackingUnavailableError as exc:
         batch = actions.end_delivery_for_retry(batch_id, str(exc))
         limit = settings.AMEND_MLFLOW_MAX_RETRIES
@@ -109,10 +114,7 @@ def _apply_batch(self, batch_id: int) -> dict:
     except Exception as exc:
         if tracking.storage_full(exc):
             # The worker's own disk (its cache and staging): the operator frees space, the facts wait.
-            reason = f"out of disk space on the worker: {exc}"[:2000]
-            log.error("batch %s failed, its facts go back to the queue: %s", batch_id, reason)
-            actions.fail_batch(batch, reason, facts_to=FactState.APPROVED)
-            return {"batch": batch_id, "state": BatchState.FAILED, "reason": reason}
+            return _back_to_queue(batch, f"out of disk space on the worker: {exc}"[:2000])
         actions.fail_batch(batch, f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
         raise
     if version is None:

@@ -219,8 +219,10 @@ class Editor:
         return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
 
     def ensure_calibrated(self) -> None:
-        """Seed an empty normaliser with the calibration edits' rows (a no-op once it holds statistics)."""
-        if self.config.calibrate and not any(self.normalizer.count(k) for k in self._shape_keys()):
+        """Seed an empty normaliser with the calibration edits' rows (a no-op once it holds statistics, and
+        for fine-tuning, which has no normaliser)."""
+        empty = not any(self.normalizer.count(k) for k in self._shape_keys())
+        if self.config.method != "ft" and self.config.calibrate and empty:
             self._calibrate()
 
     def _shape_keys(self) -> set[str]:

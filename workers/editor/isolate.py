@@ -31,8 +31,7 @@ def non_finite_culprits(
     """Indices (ascending) of the requests to blame, given that editing all of them together was refused
     with NonFiniteEditError from this same model and normaliser state."""
     first = Editor(loaded, config, Normalizer.from_state_dict(normalizer.state_dict()), general_keys=general_keys)
-    if config.method != "ft":
-        first.ensure_calibrated()  # once, not in every trial
+    first.ensure_calibrated()  # once, not in every trial
     state = first.normalizer.state_dict()
     modules = {name: get_module(loaded.model, name) for name in config.modules}
     saved = {name: module.weight.detach().clone() for name, module in modules.items()}
