@@ -176,6 +176,7 @@ CACHES = {
 # under var/ when nothing is configured, so `make run` needs no server.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+AMEND_VISIBILITY_TIMEOUT = int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600"))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -191,7 +192,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         # AMEND_VISIBILITY_TIMEOUT + AMEND_REDELIVERY_SCAN_SECONDS of the delivery. The timeout must exceed
         # the longest batch, or a running batch is handed out twice (the lineage lock makes that harmless,
         # but it counts a delivery). kombu's default scan (10 s, every 10th tick) adds up to 100 s.
-        "visibility_timeout": int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600")),
+        "visibility_timeout": AMEND_VISIBILITY_TIMEOUT,
         "unacked_restore_interval": float(os.environ.get("AMEND_REDELIVERY_SCAN_SECONDS", "30")),
         "unacked_restore_throttle": 1,
     }
@@ -297,7 +298,7 @@ AMEND_OUTBOX_POLL_SECONDS = float(os.environ.get("AMEND_OUTBOX_POLL_SECONDS", "1
 AMEND_BATCH_PICKUP_SECONDS = float(os.environ.get("AMEND_BATCH_PICKUP_SECONDS", "1800"))
 AMEND_BATCH_MAX_RESENDS = int(os.environ.get("AMEND_BATCH_MAX_RESENDS", "3"))
 AMEND_BATCH_STALL_SECONDS = float(
-    os.environ.get("AMEND_BATCH_STALL_SECONDS", int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600")) + 1800)
+    os.environ.get("AMEND_BATCH_STALL_SECONDS", AMEND_VISIBILITY_TIMEOUT + 1800)
 )
 # Publishing waits at most this long for the broker (the web request must not hang on it).
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("AMEND_BROKER_CONNECT_TIMEOUT", "3"))
