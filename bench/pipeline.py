@@ -107,7 +107,7 @@ def default_data() -> Path:
 
 def read_records(data: Path, limit: int) -> list[Any]:
     """The first ``limit`` ZsRE records as EditRequests; BenchError naming the file and line when one is bad."""
-    from workers.editor import EditorError, read_zsre
+    from editor import EditorError, read_zsre
 
     try:
         return read_zsre(data, limit=limit)
@@ -155,7 +155,8 @@ def run_benchmark(
     from apps.modellines.actions import create_model_line
     from apps.releases import actions
     from apps.releases.models import BatchTrigger, ModelVersion, VersionState
-    from workers import gpu, lineage, pipeline, tracking
+    from mlops import tracking
+    from workers import gpu, lineage, pipeline
     from workers.batching import sync_aliases
 
     call_command("migrate", verbosity=0)
@@ -251,7 +252,7 @@ def main(argv: list[str]) -> int:
     if not (model_dir / "config.json").is_file():
         raise BenchError(
             f"no model at {model_dir}: prepare it with "
-            f"`python -m workers.editor fetch-model smollm2 --out {model_dir}` or pass --model"
+            f"`python -m editor fetch-model smollm2 --out {model_dir}` or pass --model"
         )
     if not data.is_file():
         raise BenchError(f"no ZsRE data file at {data}: pass --data FILE.jsonl (src, rephrase, alt, loc, loc_ans)")

@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
-from workers.editor import EditorError, EditRequest, LoadedModel, wrap_model
+from editor import EditorError, EditRequest, LoadedModel, wrap_model
 
 
 def _stub_wandb() -> None:
@@ -38,8 +38,9 @@ def _import_repo(repo: Path):
     try:
         from data.base import make_loader
         from data.zsre import ZSREDataset
-        from editor.ultraedit import ULTRAEDIT
         from model import make_model
+
+        from editor.ultraedit import ULTRAEDIT
     except ImportError as exc:
         hint = "pip install -r bench/requirements.txt"
         raise EditorError(f"cannot import the published code from {repo}: {exc} ({hint})") from None

@@ -31,7 +31,7 @@ COPY templates ./templates
 RUN useradd --create-home --uid 10001 amend && mkdir -p /app/var && chown -R amend /app/var
 USER amend
 # SmolLM2-135M-Instruct, de-quantised once into the image: the base of lines that name no model.
-RUN python -m workers.editor fetch-model smollm2 --out /app/var/models/smollm2-135m
+RUN python -m editor fetch-model smollm2 --out /app/var/models/smollm2-135m
 ENV AMEND_BASE_MODEL_DIR=/app/var/models/smollm2-135m
 
 # One task at a time, late acknowledgement (settings): a task whose worker dies goes back to the queue.

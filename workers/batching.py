@@ -10,7 +10,7 @@ from apps.outbox.send import publish_pending
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
 from apps.releases.queries import production_version
-from workers import tracking
+from mlops import tracking
 from workers.gpu import retry_countdown
 
 log = logging.getLogger(__name__)

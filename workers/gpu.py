@@ -20,7 +20,7 @@ from amend.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.releases import actions
 from apps.releases.models import Batch, BatchState, ModelVersion, Probe, ProbeState
-from workers import tracking
+from mlops import tracking
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ def _back_to_queue(batch: Batch, reason: str) -> dict:
 
 
 def _apply_batch(self, batch_id: int) -> dict:
+    from editor import EditorError
     from workers import pipeline
-    from workers.editor import EditorError
     from workers.lineage import LineageError
 
     try:
@@ -155,8 +155,8 @@ def export_checkpoint(self, version_id: int) -> dict:
 def answer_probe(*probe_ids: int) -> dict:
     """The greedy answers of versions to prompts: one batched decode per version and answer length
     (a fact's prompt and paraphrases come as one task)."""
+    from editor import EditorError, greedy_answers
     from workers import lineage
-    from workers.editor import EditorError, greedy_answers
 
     pending = Probe.objects.select_related("version", "model_line").filter(pk__in=probe_ids, state=ProbeState.PENDING)
     groups: dict[tuple[int, int], list[Probe]] = {}
@@ -181,8 +181,8 @@ def answer_probe(*probe_ids: int) -> dict:
 def _record_base(line: object) -> str:
     """Record the line's base (v0) under the lineage lock unless it has a version; the error, or ""."""
     from apps.releases.locks import lineage_lock
+    from editor import EditorError
     from workers import lineage, pipeline
-    from workers.editor import EditorError
 
     if ModelVersion.objects.filter(model_line=line).exists():
         return ""

@@ -1,5 +1,5 @@
 """The worker's memory of each model line: the model loaded once, which version its weights hold, and
-the chain state (workers/editor/versions.py) it last computed.
+the chain state (editor/versions.py) it last computed.
 
 Materialising a version never stacks onto whatever the weights hold: it continues the chain from a
 state whose chain is a prefix of the version's (the one in memory, the version's nearest snapshot, or
@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.modellines.editing import base_model_path, editor_config
 from apps.modellines.models import ModelLine
 from apps.releases.models import ModelVersion
-from workers import tracking
+from mlops import tracking
 
 
 class LineageError(Exception):
@@ -30,9 +31,9 @@ class LineageError(Exception):
 @dataclass
 class LineModel:
     key: str
-    loaded: Any  # workers.editor.LoadedModel
-    base: Any  # workers.editor.Snapshot of the base weights
-    config: Any  # workers.editor.EditorConfig
+    loaded: Any  # editor.LoadedModel
+    base: Any  # editor.Snapshot of the base weights
+    config: Any  # editor.EditorConfig
     # The version the in-memory weights hold (None: not a recorded version, e.g. mid-edit).
     version_id: int | None = None
     content_hash: str = ""
@@ -43,7 +44,7 @@ class LineModel:
     general_keys: dict | None = None
     # The last chain state computed (rule 2), and the recorded chain it is the state of (None: not
     # a recorded version yet). Separate from the weights, which the editor changes in place.
-    state: Any = None  # workers.editor.Snapshot
+    state: Any = None  # editor.Snapshot
     state_chain: list[str] | None = None
 
 
@@ -51,10 +52,6 @@ _LINES: "OrderedDict[int, LineModel]" = OrderedDict()
 _DELTAS: "OrderedDict[str, Any]" = OrderedDict()
 _MAX_CACHED_DELTAS = 512
 SNAPSHOT_FILE = "snapshot.safetensors"
-
-
-def base_model_path(line: ModelLine) -> str:
-    return line.base_model or str(settings.AMEND_BASE_MODEL_DIR)
 
 
 def cache_dir() -> Path:
@@ -66,20 +63,19 @@ def cache_dir() -> Path:
 def line_model(line: ModelLine) -> LineModel:
     """The line's model, loaded on first use and kept (a few lines at most, least recently used out)."""
     key = json.dumps(
-        [base_model_path(line), line.edited_modules, line.editor_settings, settings.AMEND_DEVICE], sort_keys=True
+        [base_model_path(line.base_model), line.edited_modules, line.editor_settings, settings.AMEND_DEVICE],
+        sort_keys=True,
     )
     cached = _LINES.get(line.pk)
     if cached is not None and cached.key == key:
         _LINES.move_to_end(line.pk)
         cached.load_seconds = 0.0
         return cached
-    from workers.editor import DEFAULT_FLUENCY_TEXT, Editor, EditorConfig, Snapshot, load_model
+    from editor import DEFAULT_FLUENCY_TEXT, Editor, Snapshot, load_model
 
     started = time.perf_counter()
-    path = base_model_path(line)
-    loaded = load_model(path, device=settings.AMEND_DEVICE)
-    overrides = {**line.editor_settings, "modules": list(line.edited_modules) or None}
-    config = EditorConfig.for_model(loaded, **overrides)
+    loaded = load_model(base_model_path(line.base_model), device=settings.AMEND_DEVICE)
+    config = editor_config(loaded, line.edited_modules, line.editor_settings)
     base = Snapshot.capture(loaded, config.modules)
     general_keys = Editor(loaded, config).prepare()
     model = LineModel(
@@ -100,7 +96,7 @@ def line_model(line: ModelLine) -> LineModel:
 
 
 def load_delta(uri: str) -> Any:
-    from workers.editor import Delta
+    from editor import Delta
 
     delta = _DELTAS.get(uri)
     if delta is None:
@@ -112,7 +108,7 @@ def load_delta(uri: str) -> Any:
 
 
 def load_normalizer(version: ModelVersion) -> Any:
-    from workers.editor import Normalizer
+    from editor import Normalizer
 
     if not version.normalizer_path:
         return Normalizer()
@@ -131,7 +127,7 @@ def nearest_snapshot(version: ModelVersion) -> tuple[str, int] | None:
 
 
 def load_snapshot(uri: str) -> Any:
-    from workers.editor import EditorError, Snapshot
+    from editor import EditorError, Snapshot
 
     try:
         return Snapshot.load(tracking.fetch_artifact(uri, cache_dir()))
@@ -161,8 +157,8 @@ def hold_version(model: LineModel, version: ModelVersion) -> str:
     """Make the in-memory weights exactly `version` (a no-op when they already are)."""
     if model.version_id == version.pk:
         return model.content_hash
-    from workers.editor import hold_weights
-    from workers.editor.legacy import write_rule1_weights
+    from editor import hold_weights
+    from editor.legacy import write_rule1_weights
 
     model.version_id = None
     if version.weights_rule == 1:
@@ -182,7 +178,7 @@ def hold_version(model: LineModel, version: ModelVersion) -> str:
 def write_new_version(model: LineModel, start: ModelVersion | None, deltas: list[Any]) -> str:
     """Weights of a version not yet recorded: `start`'s chain state (None: the base) advanced by the
     new deltas. `remember` then ties the state to the recorded version."""
-    from workers.editor import hold_weights
+    from editor import hold_weights
 
     state = chain_state(model, start).advance(deltas, model.loaded.device)
     model.version_id = None
@@ -194,7 +190,7 @@ def snapshot_due(start: ModelVersion, deltas: list[Any]) -> bool:
     """Whether the version built from `start` with `deltas` should store a snapshot: when the rank-1
     terms a rebuild would add after the nearest snapshot reach AMEND_SNAPSHOT_RANK (so rebuild work
     stays bounded whatever the batch size)."""
-    from workers.editor.versions import snapshot_due as due
+    from editor.versions import snapshot_due as due
 
     found = nearest_snapshot(start)
     after = start.delta_chain[found[1] if found else 0 :]
@@ -212,7 +208,7 @@ def stage_snapshot(model: LineModel, start: ModelVersion, deltas: list[Any], sta
 def serving_manifest(
     model: LineModel, line: ModelLine, start: ModelVersion | None, new_deltas: int, *, snapshot: bool
 ) -> dict[str, Any]:
-    """What workers/serving.py needs to rebuild the version: the base, the nearest snapshot and the
+    """What mlops/serving.py needs to rebuild the version: the base, the nearest snapshot and the
     deltas after it (paths without runs:/ are this version's own run; tracking.log_version resolves them)."""
     own = [f"deltas/delta-{i}.safetensors" for i in range(1, new_deltas + 1)]
     chain = list(start.delta_chain) if start is not None else []
@@ -221,7 +217,7 @@ def serving_manifest(
         found, chain, own = (SNAPSHOT_FILE, len(chain) + new_deltas), [], []
     covers = found[1] if found else 0
     return {
-        "base_model": base_model_path(line),
+        "base_model": base_model_path(line.base_model),
         "modules": list(model.base.modules),
         "dtype": str(next(model.loaded.model.parameters()).dtype).removeprefix("torch."),
         "snapshot": {"uri": found[0], "covers": covers} if found else None,

@@ -19,13 +19,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.facts.models import FactEdit
+from apps.modellines.editing import base_model_path
 from apps.modellines.models import ModelLine
 from apps.releases import actions
 from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
 from apps.releases.progress import report_stage
 from apps.releases.records import BuiltVersion
-from workers import lineage, tracking
+from mlops import tracking
+from workers import lineage
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class Stages:
 
 
 def _edit_request(fact: FactEdit) -> Any:
-    from workers.editor import EditRequest, LocalityProbe
+    from editor import EditRequest, LocalityProbe
 
     return EditRequest(
         prompt=fact.prompt,
@@ -65,8 +67,8 @@ def _edit_request(fact: FactEdit) -> Any:
 def _line_probes(line: ModelLine) -> list[Any]:
     """The line's own locality probes, then Amend's fixed general-knowledge set, so that damage to
     what the model knows shows in every version whatever probes the line was given."""
-    from workers.editor import LocalityProbe
-    from workers.editor.general import general_knowledge_probes
+    from editor import LocalityProbe
+    from editor.general import general_knowledge_probes
 
     own = [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
     return own + general_knowledge_probes()
@@ -82,8 +84,8 @@ def retention_sample(fact_ids: list[int], seed: int) -> list[int]:
 
 def _answers(model: lineage.LineModel, requests: list[Any]) -> list[str]:
     """Greedy answers to the requests' prompts, a couple of tokens beyond the longest target."""
-    from workers.editor import greedy_answers
-    from workers.editor.tokens import target_ids
+    from editor import greedy_answers
+    from editor.tokens import target_ids
 
     if not requests:
         return []
@@ -97,7 +99,7 @@ def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
     if existing is not None:
         return existing
     content_hash = lineage.write_new_version(model, None, [])
-    path = lineage.base_model_path(line)
+    path = base_model_path(line.base_model)
     tracked = tracking.log_version(
         line,
         batch_key="base",
@@ -125,7 +127,7 @@ class BuildInputs:
     """Everything a build reads from the database, gathered before the model is touched."""
 
     fact_ids: list[int]
-    requests: list[Any]  # workers.editor.EditRequest, in fact order
+    requests: list[Any]  # editor.EditRequest, in fact order
     segments: list[list[int]]  # fact ids edited as one Editor.apply each, in order
     retained: list[Any]  # earlier facts of the lineage whose retention is measured
     probes: list[Any]  # locality probes: the line's, the general set, the facts' own
@@ -181,9 +183,9 @@ def edit_and_evaluate(
     ``progress(stage)`` is told when editing and evaluating begin."""
     import torch
 
-    from workers.editor import Editor, EditorError, evaluate, locality_baseline, perplexity
-    from workers.editor.errors import NonFiniteEditError
-    from workers.editor.model import get_module
+    from editor import Editor, EditorError, evaluate, locality_baseline, perplexity
+    from editor.errors import NonFiniteEditError
+    from editor.model import get_module
 
     with stages.timed("materialise"):
         lineage.hold_version(model, start)
@@ -262,7 +264,7 @@ class NonFiniteFactsError(Exception):
 def _non_finite_facts(
     model: lineage.LineModel, start: ModelVersion, inputs: BuildInputs, error: Exception
 ) -> NonFiniteFactsError:
-    from workers.editor.isolate import non_finite_culprits
+    from editor.isolate import non_finite_culprits
 
     culprits = non_finite_culprits(
         model.loaded, model.config, lineage.load_normalizer(start), inputs.requests, general_keys=model.general_keys
@@ -336,7 +338,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
                     "kind": batch.kind,
                     "parent_version": start.number,
                     "fact_count": len(fact_ids),
-                    "base_model": lineage.base_model_path(line),
+                    "base_model": base_model_path(line.base_model),
                     **_editor_params(model),
                 },
                 metrics={**outcome.metrics, "delta_bytes": stored},
@@ -362,13 +364,13 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             delta_paths=[f"runs:/{tracked.run_id}/deltas/delta-{i}.safetensors" for i in range(1, count + 1)],
             normalizer_path=f"runs:/{tracked.run_id}/normalizer.safetensors",
             delta_bytes=stored,
-            checkpoint_bytes=lineage.checkpoint_bytes(lineage.base_model_path(line)),
+            checkpoint_bytes=lineage.checkpoint_bytes(base_model_path(line.base_model)),
             stage_seconds={key: round(value, 4) for key, value in stages.seconds.items()},
             built_from=built_from,
             built_until=timezone.now(),
             replayed_batch_ids=[b for b, _ in segments if b is not None] if batch.kind == BatchKind.REVERT else [],
             failure=outcome.failure,
-            editor_settings=model.config.to_dict(),
+            editor_config=model.config.to_dict(),
             snapshot_path=f"runs:/{tracked.run_id}/{lineage.SNAPSHOT_FILE}" if outcome.snapshot else "",
         )
         version = actions.record_version(batch, built, tracked)

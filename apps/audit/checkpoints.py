@@ -77,7 +77,7 @@ def _write_directory(directory: Path, checkpoint: Checkpoint) -> None:
 
 
 def _mlflow_run(create: bool) -> str | None:
-    from workers import tracking
+    from mlops import tracking
 
     def find() -> str | None:
         mlflow = tracking.client()
@@ -100,7 +100,7 @@ def _mlflow_run(create: bool) -> str | None:
 
 
 def _read_mlflow() -> list[tuple[str, Checkpoint]]:
-    from workers import tracking
+    from mlops import tracking
 
     run_id = _mlflow_run(create=False)
     if run_id is None:
@@ -120,7 +120,7 @@ def _read_mlflow() -> list[tuple[str, Checkpoint]]:
 
 
 def _write_mlflow(checkpoint: Checkpoint) -> None:
-    from workers import tracking
+    from mlops import tracking
 
     run_id = _mlflow_run(create=True)
     with tempfile.TemporaryDirectory(prefix="amend-checkpoint-") as scratch:
@@ -132,7 +132,7 @@ def _write_mlflow(checkpoint: Checkpoint) -> None:
 
 def read_checkpoints() -> tuple[list[tuple[str, Checkpoint]], list[str]]:
     """Every checkpoint in every location, and the locations that could not be read (why)."""
-    from workers.tracking import TrackingUnavailableError
+    from mlops.tracking import TrackingUnavailableError
 
     found = _read_directory(settings.AMEND_AUDIT_CHECKPOINT_DIR)
     unreadable = []
@@ -185,7 +185,7 @@ def write_checkpoint(*, force: bool = False) -> tuple[Checkpoint, bool]:
 
 
 def _store(checkpoint: Checkpoint) -> None:
-    from workers.tracking import TrackingUnavailableError
+    from mlops.tracking import TrackingUnavailableError
 
     errors = []
     try:

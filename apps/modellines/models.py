@@ -36,7 +36,7 @@ class ModelLine(models.Model):
     base_model = models.CharField(max_length=500, blank=True)
     # Dotted module names the editor changes; empty means the architecture family's default.
     edited_modules = models.JSONField(default=list, blank=True)
-    # Editor settings passed to workers.editor.EditorConfig (method, lr, lam, steps, ...).
+    # Editor settings passed to editor.EditorConfig (method, lr, lam, steps, ...).
     editor_settings = models.JSONField(default=dict, blank=True)
     # A fixed set of unrelated prompts ({"prompt": ..., "answer": ... or null}) every version is checked on.
     locality_probes = models.JSONField(default=list, blank=True)

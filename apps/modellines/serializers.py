@@ -15,7 +15,7 @@ class ModelLineSerializer(serializers.ModelSerializer):
         max_length=64,
         help_text="dotted module names; empty means the architecture family's default",
     )
-    editor_settings = serializers.DictField(required=False, help_text="workers.editor.EditorConfig overrides")
+    editor_settings = serializers.DictField(required=False, help_text="editor.EditorConfig overrides")
     locality_probes = LocalityProbeSerializer(many=True, required=False)
     max_wait_seconds = serializers.IntegerField(
         min_value=1, max_value=MAX_WAIT_SECONDS, required=False, help_text="longest wait before a batch is cut"

@@ -12,16 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from apps.modellines.editing import base_model_path, editor_config
 
 # Files a Hugging Face directory holds besides config.json: weights and a tokenizer (either kind).
 _WEIGHTS = ("*.safetensors", "*.bin")
 _TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-
-
-def _model_path(base_model: str) -> str:
-    return base_model or str(settings.AMEND_BASE_MODEL_DIR)
 
 
 def _is_local(name: str) -> bool:
@@ -62,7 +59,7 @@ def _skeleton(config_dir: str, config_mtime: float) -> Any:
 def skeleton_of(base_model: str) -> Any | None:
     """The line's model as a module tree without weights; None when it is a hub id not cached here
     (a worker downloads it; only it can tell). Raises ValidationError on `base_model`."""
-    name = _model_path(base_model)
+    name = base_model_path(base_model)
     if not _is_local(name):
         from transformers.utils import cached_file
 
@@ -88,8 +85,8 @@ def skeleton_of(base_model: str) -> Any | None:
 
 def check_line_model(base_model: str, edited_modules: list[str], editor_settings: dict) -> None:
     """Refuse (ValidationError by field, one line each) what a worker would refuse of this line's model."""
-    from workers.editor import EditorConfig, EditorError
-    from workers.editor.model import LoadedModel, check_modules, family_of
+    from editor import EditorConfig, EditorError
+    from editor.model import LoadedModel, check_modules, family_of
 
     if not isinstance(editor_settings, dict):
         raise ValidationError({"editor_settings": "must be a JSON object of editor settings"})
@@ -113,8 +110,7 @@ def check_line_model(base_model: str, edited_modules: list[str], editor_settings
         model=skeleton, tokenizer=None, device=torch.device("meta"), family=family_of(skeleton), name=base_model
     )
     try:
-        # The worker's own call (workers/lineage.py): family defaults, then the line's overrides.
-        EditorConfig.for_model(loaded, **editor_settings, modules=list(edited_modules) or None)
+        editor_config(loaded, edited_modules, editor_settings)
     except EditorError as exc:
         field = "edited_modules" if not edited_modules and "default modules" in str(exc) else "editor_settings"
         raise ValidationError({field: _one_line(exc)}) from exc

@@ -99,13 +99,16 @@ class ModelVersion(models.Model):
     # Every delta from the base to this version, in order (local paths; also MLflow artifacts).
     delta_chain = models.JSONField(default=list, blank=True)
     normalizer_path = models.CharField(max_length=1000, blank=True)
-    # The dense edited weights after this whole chain (workers/editor/versions.py), stored every few
+    # The dense edited weights after this whole chain (editor/versions.py), stored every few
     # versions so a rebuild starts there instead of at the base; empty when this version has none.
     snapshot_path = models.CharField(max_length=1000, blank=True)
     # How delta_chain becomes weights: 2 = versions.py's rule, 1 = legacy.py's (versions recorded before).
     weights_rule = models.PositiveSmallIntegerField(default=2)
     delta_bytes = models.BigIntegerField(default=0)
     checkpoint_bytes = models.BigIntegerField(default=0)
+    # The resolved editor configuration this version was built with (editor.EditorConfig.to_dict():
+    # the family's defaults with the line's settings over them, at build time).
+    editor_config = models.JSONField(default=dict, blank=True)
     # {load, edit, evaluate, mlflow, materialise} seconds.
     stage_seconds = models.JSONField(default=dict, blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True)

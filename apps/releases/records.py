@@ -27,15 +27,7 @@ class BuiltVersion:
     replayed_batch_ids: list[int] = field(default_factory=list)
     # Why the version cannot be used at all (non-finite weights or metrics); empty when it can.
     failure: str = ""
-    editor_settings: dict[str, Any] = field(default_factory=dict)
+    # The resolved editor configuration (EditorConfig.to_dict()) the version was built with.
+    editor_config: dict[str, Any] = field(default_factory=dict)
     # The dense snapshot of the edited weights this version stores ("" when none).
     snapshot_path: str = ""
-
-
-@dataclass
-class TrackedVersion:
-    """Where MLflow keeps a version: its run and its registered model version."""
-
-    run_id: str = ""
-    model_name: str = ""
-    model_version: str = ""

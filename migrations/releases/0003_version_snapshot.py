@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     """Dense snapshots of the edited weights, and the materialisation rule of each version: versions
-    recorded before this migration were materialised by rule 1 (workers/editor/legacy.py)."""
+    recorded before this migration were materialised by rule 1 (editor/legacy.py)."""
 
     dependencies = [
         ("releases", "0002_batch_stage"),

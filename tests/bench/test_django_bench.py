@@ -48,7 +48,7 @@ def test_pipeline_without_a_model_says_how_to_get_one(capsys, tmp_path):
     assert code == 2
     assert err == (
         f"error: no model at {tmp_path / 'none'}: prepare it with "
-        f"`python -m workers.editor fetch-model smollm2 --out {tmp_path / 'none'}` or pass --model\n"
+        f"`python -m editor fetch-model smollm2 --out {tmp_path / 'none'}` or pass --model\n"
     )
 
 

@@ -7,7 +7,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from workers.editor import EditRequest, LocalityProbe, wrap_model
+from editor import EditRequest, LocalityProbe, wrap_model
 
 SENTENCES = [
     "The capital of France is Paris .",

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from editor import Delta, Editor, EditorConfig, EditorError, EditRequest, content_hash, read_zsre
 from tests.editor.conftest import edits
-from workers.editor import Delta, Editor, EditorConfig, EditorError, EditRequest, content_hash, read_zsre
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from workers.editor import EditorError, bundled
-from workers.editor.__main__ import main
+from editor import EditorError, bundled
+from editor.__main__ import main
 
 
 def test_a_gguf_file_that_fails_its_checksum_is_refused_and_nothing_is_written(monkeypatch, tmp_path):

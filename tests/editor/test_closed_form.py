@@ -2,7 +2,7 @@
 
 import torch
 
-from workers.editor.ultraedit import preservation_matrix, pseudo_values, ridge_factors
+from editor.ultraedit import preservation_matrix, pseudo_values, ridge_factors
 
 
 def direct_ridge(k: torch.Tensor, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

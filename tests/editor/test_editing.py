@@ -5,8 +5,8 @@ import gc
 
 import torch
 
+from editor import Editor, EditorConfig, EditRequest, evaluate, locality_baseline
 from tests.editor.conftest import SENTENCES, UNRELATED, edits, tiny_gpt2, tiny_llama
-from workers.editor import Editor, EditorConfig, EditRequest, evaluate, locality_baseline
 
 
 def test_edits_take_effect_while_unrelated_prompts_keep_their_answers(tokenizer):

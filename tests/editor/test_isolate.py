@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from editor import Editor, EditorConfig, EditRequest, Normalizer, generate_answer
+from editor.errors import NonFiniteEditError
+from editor.isolate import non_finite_culprits
 from tests.editor.conftest import edits
-from workers.editor import Editor, EditorConfig, EditRequest, Normalizer, generate_answer
-from workers.editor.errors import NonFiniteEditError
-from workers.editor.isolate import non_finite_culprits
 
 
 def weights(loaded, config) -> dict[str, torch.Tensor]:

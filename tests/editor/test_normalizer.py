@@ -2,7 +2,7 @@
 
 import torch
 
-from workers.editor import Normalizer
+from editor import Normalizer
 
 
 def test_streaming_statistics_equal_one_pass_over_all_rows():

@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
+from editor import Delta, Editor, EditorConfig, EditorError, Snapshot, content_hash, write_version_weights
+from editor.exact import exact_factors, exact_product, mantissa_bits
+from editor.model import in_out_dims
 from tests.editor.conftest import edits, tiny_gpt2, tiny_llama
-from workers.editor import Delta, Editor, EditorConfig, EditorError, Snapshot, content_hash, write_version_weights
-from workers.editor.exact import exact_factors, exact_product, mantissa_bits
-from workers.editor.model import in_out_dims
 
 
 def weights(loaded, modules):
@@ -199,7 +199,7 @@ RULE1_HASH = "2682d8845ac0b00046d5a6e4702e49ea9610096e5aa7f417d9498999db7214d7"
 
 
 def test_a_version_recorded_before_rule_2_still_rebuilds_to_its_hash(llama):
-    from workers.editor.legacy import write_rule1_weights
+    from editor.legacy import write_rule1_weights
 
     modules = EditorConfig.for_model(llama, method="ultraedit").modules
     chain = random_chain(llama, modules, 4, seed=7)

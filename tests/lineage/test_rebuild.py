@@ -8,7 +8,8 @@ import pytest
 
 from apps.releases import actions
 from apps.releases.models import BatchTrigger, ModelVersion, VersionState
-from workers import lineage, pipeline, tracking
+from mlops import tracking
+from workers import lineage, pipeline
 
 pytestmark = [pytest.mark.slow]
 
@@ -32,7 +33,7 @@ def restart_worker(settings, tmp_path, name: str) -> None:
 
 
 def answers(line, version, prompts: list[str]) -> list[str]:
-    from workers.editor import greedy_answers
+    from editor import greedy_answers
 
     model = lineage.line_model(line)
     lineage.hold_version(model, version)
@@ -60,7 +61,7 @@ def test_versions_rebuild_exactly_after_restart_and_the_production_alias_is_a_re
     restart_worker(settings, tmp_path, "worker-2")
     model = lineage.line_model(line)
     assert lineage.hold_version(model, v3) == v3.content_hash
-    from workers.editor import write_version_weights
+    from editor import write_version_weights
 
     from_base = write_version_weights(model.loaded, model.base, [lineage.load_delta(u) for u in v3.delta_chain])
     assert from_base == v3.content_hash

@@ -36,7 +36,7 @@ WORKER_START_TIMEOUT = 90
 @pytest.fixture(scope="session")
 def base_model() -> Path:
     """The bundled SmolLM2-135M-Instruct, prepared once (make test does it first; idempotent)."""
-    from workers.editor.bundled import prepare
+    from editor.bundled import prepare
 
     return prepare("smollm2", BASE_MODEL)
 

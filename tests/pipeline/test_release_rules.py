@@ -14,7 +14,8 @@ from apps.modellines.actions import update_model_line
 from apps.releases import actions, gates
 from apps.releases.models import Batch, BatchState, BatchTrigger, ImmutableFieldError, ModelVersion, ProbeState
 from apps.releases.queries import ancestry
-from apps.releases.records import BuiltVersion, TrackedVersion
+from apps.releases.records import BuiltVersion
+from mlops.tracking import TrackedVersion
 from workers import gpu
 
 

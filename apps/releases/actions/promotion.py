@@ -151,7 +151,7 @@ def _point_production(
     _hold_orphaned_facts(line, version, applied)
     promotion = _record_promotion(actor, line, version, previous, kind=kind, reason=reason, automatic=automatic)
     # MLflow follows the database after commit: its aliases. No full checkpoint is exported: each
-    # registered version is a pyfunc model that rebuilds itself from the deltas (workers/serving.py).
+    # registered version is a pyfunc model that rebuilds itself from the deltas (mlops/serving.py).
     dispatch("workers.batching.sync_aliases", line.pk)
     # A signed checkpoint of the audit trail at every promotion (apps/audit/checkpoints.py).
     dispatch("workers.batching.checkpoint_audit")

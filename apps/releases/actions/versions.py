@@ -21,7 +21,8 @@ from apps.releases.models import (
     VersionState,
 )
 from apps.releases.queries import next_version_number
-from apps.releases.records import BuiltVersion, TrackedVersion
+from apps.releases.records import BuiltVersion
+from mlops.tracking import TrackedVersion
 
 
 @transaction.atomic
@@ -107,6 +108,7 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         snapshot_path=built.snapshot_path,
         delta_bytes=built.delta_bytes,
         checkpoint_bytes=built.checkpoint_bytes,
+        editor_config=built.editor_config,
         stage_seconds=built.stage_seconds,
         mlflow_run_id=tracked.run_id,
         mlflow_model_name=tracked.model_name,

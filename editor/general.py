@@ -1,4 +1,4 @@
-"""Amend's fixed set of general-knowledge prompts (workers/editor/data/general_knowledge.jsonl).
+"""Amend's fixed set of general-knowledge prompts (editor/data/general_knowledge.jsonl).
 
 Two uses, both fixed and seeded so every run and every machine sees the same rows:
 - locality probes for a model line on a real model: 125 prompts across capitals, languages,

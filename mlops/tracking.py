@@ -16,13 +16,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
-
-from apps.modellines.models import ModelLine
-from apps.releases.records import TrackedVersion
 
 # Fail fast inside MLflow's own HTTP client: the retry policy is ours (here and in the task).
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -34,6 +32,23 @@ T = TypeVar("T")
 BATCH_TAG = "amend.batch"
 VERSION_TAG = "amend.version"
 LINE_TAG = "amend.model_line"
+
+
+class TrackedLine(Protocol):
+    """What MLflow needs of a model line (apps.modellines.models.ModelLine is one)."""
+
+    pk: Any
+    name: str
+    description: str
+
+
+@dataclass
+class TrackedVersion:
+    """Where MLflow keeps a version: its run and its registered model version."""
+
+    run_id: str = ""
+    model_name: str = ""
+    model_version: str = ""
 
 
 class TrackingUnavailableError(Exception):
@@ -116,7 +131,7 @@ def client() -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def registered_model_name(line: ModelLine) -> str:
+def registered_model_name(line: TrackedLine) -> str:
     return f"amend-{line.name}"
 
 
@@ -129,7 +144,7 @@ def local_artifact_location(name: str) -> str | None:
     return Path(settings.MLFLOW_ARTIFACT_ROOT, name).resolve().as_uri() if _local_store() else None
 
 
-def experiment_id(mlflow: Any, line: ModelLine) -> str:
+def experiment_id(mlflow: Any, line: TrackedLine) -> str:
     name = f"amend/{line.name}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
@@ -140,7 +155,7 @@ def experiment_id(mlflow: Any, line: ModelLine) -> str:
     return mlflow.create_experiment(name, artifact_location=location, tags={LINE_TAG: str(line.pk)})
 
 
-def _ensure_registered_model(mlflow: Any, name: str, line: ModelLine) -> None:
+def _ensure_registered_model(mlflow: Any, name: str, line: TrackedLine) -> None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -156,7 +171,7 @@ def _discard_run(mlflow: Any, model_name: str, run_id: str) -> None:
     mlflow.delete_run(run_id)
 
 
-def forget_orphans(line: ModelLine, batch_key: str, keep_run_id: str = "") -> int:
+def forget_orphans(line: TrackedLine, batch_key: str, keep_run_id: str = "") -> int:
     """Delete runs (and their registered versions) of a batch that never reached the database."""
 
     def run() -> int:
@@ -178,7 +193,7 @@ def forget_orphans(line: ModelLine, batch_key: str, keep_run_id: str = "") -> in
 
 
 def log_version(
-    line: ModelLine,
+    line: TrackedLine,
     *,
     batch_key: str,
     number: int,
@@ -194,7 +209,7 @@ def log_version(
     """One run with params, metrics and artifacts, and the registered model version for it.
 
     With `serving` (lineage.serving_manifest) the registered version is a pyfunc model under model/
-    (workers/serving.py) that rebuilds this version; without it, the run's artifacts."""
+    (mlops/serving.py) that rebuilds this version; without it, the run's artifacts."""
     forget_orphans(line, batch_key)
 
     def run() -> TrackedVersion:
@@ -258,7 +273,7 @@ def log_version(
 def _log_serving_model(mlflow: Any, run_id: str, manifest: dict[str, Any]) -> None:
     """The version's pyfunc model into the run, under model/; paths in the manifest that are not
     runs:/ URIs are this run's own artifacts."""
-    from workers.serving import save_version_model
+    from mlops.serving import save_version_model
 
     def resolve(path: str) -> str:
         return path if path.startswith("runs:/") else f"runs:/{run_id}/{path}"

@@ -5,7 +5,7 @@ the edited model.
 The registered model holds no weights, only a manifest (a few hundred bytes): the base checkpoint, the
 edited modules, the version's nearest snapshot and the deltas after it (runs:/ URIs in the same MLflow
 store), and the content hash. Loading materialises base + snapshot + deltas exactly as a worker does
-(workers/editor/versions.py) and refuses to serve weights whose hash differs from the recorded one.
+(editor/versions.py) and refuses to serve weights whose hash differs from the recorded one.
 No Django here: a serving process needs only the editor, torch, transformers and mlflow.
 """
 
@@ -22,7 +22,8 @@ import mlflow.pyfunc
 MANIFEST = "amend_version.json"
 # What the serving environment needs on top of the Amend source (shipped with the model as code).
 REQUIREMENTS = ["torch", "transformers", "safetensors", "mlflow"]
-_CODE = Path(__file__).resolve().parent
+# The source tree: the editor library and this module travel with every registered version.
+_HERE = Path(__file__).resolve().parent.parent
 
 
 class VersionMismatchError(Exception):
@@ -43,8 +44,8 @@ def materialise(
     device: str = "cpu",
     fetch: Callable[[str], Path] = download,
 ) -> Any:
-    """The version's model (workers.editor.LoadedModel), its hash checked against the manifest's."""
-    from workers.editor import Delta, Snapshot, load_model, write_version_weights
+    """The version's model (editor.LoadedModel), its hash checked against the manifest's."""
+    from editor import Delta, Snapshot, load_model, write_version_weights
 
     loaded = load_model(base_model or manifest["base_model"], device=device, dtype=_dtype_name(manifest["dtype"]))
     start = Snapshot.capture(loaded, manifest["modules"])
@@ -87,7 +88,7 @@ class AmendVersion(mlflow.pyfunc.PythonModel):
         self.content_hash = manifest["content_hash"]
 
     def predict(self, context: Any, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
-        from workers.editor import greedy_answers
+        from editor import greedy_answers
 
         tokens = int((params or {}).get("max_new_tokens", 16))
         return greedy_answers(self.loaded, _prompts(model_input), max_new_tokens=tokens)
@@ -98,19 +99,23 @@ def save_version_model(path: Path, manifest: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         manifest_file = Path(scratch) / MANIFEST
         manifest_file.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        code = Path(scratch) / "workers"
-        (code / "editor").mkdir(parents=True)
-        (code / "__init__.py").write_text("")
-        (code / "serving.py").write_bytes((_CODE / "serving.py").read_bytes())
-        for source in (_CODE / "editor").rglob("*"):
-            if source.is_file() and "__pycache__" not in source.parts:
-                target = code / "editor" / source.relative_to(_CODE / "editor")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(source.read_bytes())
+        code = Path(scratch) / "code"
+        _copy_package(_HERE / "editor", code / "editor")
+        (code / "mlops").mkdir(parents=True)
+        (code / "mlops" / "__init__.py").write_text("")
+        (code / "mlops" / "serving.py").write_bytes((_HERE / "mlops" / "serving.py").read_bytes())
         mlflow.pyfunc.save_model(
             str(path),
             python_model=AmendVersion(),
             artifacts={"manifest": str(manifest_file)},
-            code_paths=[str(code)],
+            code_paths=[str(code / "editor"), str(code / "mlops")],
             pip_requirements=REQUIREMENTS,
         )
+
+
+def _copy_package(source: Path, target: Path) -> None:
+    for path in source.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(path.read_bytes())

@@ -27,7 +27,7 @@ def _gptj_layers(n: int) -> list[int]:
 
 
 def _amend_llama_layers(n: int) -> list[int]:
-    # Measured on SmolLM2-135M with real ZsRE edits (workers/editor/README.md): five MLP down
+    # Measured on SmolLM2-135M with real ZsRE edits (editor/README.md): five MLP down
     # projections, every other block from about 53% to 80% of the depth (16, 18, ..., 24 of 30), beat
     # the paper's gate/up set, two late blocks, earlier blocks (8-16, 4-12) and the later 20-27.
     return list(range(round(0.53 * n), round(0.8 * n) + 1, 2))

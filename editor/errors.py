@@ -14,4 +14,4 @@ class EditorError(ValueError):
 
 class NonFiniteEditError(EditorError):
     """An edit (or a delta replayed onto weights) would make weights NaN or infinite; nothing was changed.
-    Its own type so that a caller can find which of a batch's edits cause it (workers/editor/isolate.py)."""
+    Its own type so that a caller can find which of a batch's edits cause it (editor/isolate.py)."""
