@@ -27,7 +27,7 @@ from bench.memory import PeakMemory
 from bench.report import print_table
 from editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
 from editor.editor import Editor
-from editor.evaluate import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
+from editor.evaluation import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
 from editor.hooks import edit_loss
 from editor.tokens import edit_batch, prompt_ids, target_ids
 

@@ -1,46 +1,45 @@
-"""Amend's lifelong knowledge editor: UltraEdit on any Hugging Face causal LM (no Django here)."""
+"""Amend's lifelong knowledge editor: UltraEdit on any Hugging Face causal LM (no Django, Celery or MLflow).
 
-from .config import EditorConfig
-from .data import EditRequest, LocalityProbe, read_zsre
-from .delta import Delta
-from .editor import Editor
-from .errors import EditorError
-from .evaluate import (
-    DEFAULT_FLUENCY_TEXT,
-    EvalReport,
-    LocalityBaseline,
-    evaluate,
-    locality_baseline,
-    perplexity,
-)
-from .generate import generate_answer, greedy_answers, says_target
-from .model import LoadedModel, load_model, wrap_model
-from .normalizer import Normalizer
-from .versions import Snapshot, content_hash, hold_weights, write_version_weights
+The names below load on first use (PEP 562), so `from editor.metrics import ...` or
+`from editor.errors import EditorError` in the web app does not import torch.
+"""
 
-__all__ = [
-    "DEFAULT_FLUENCY_TEXT",
-    "Delta",
-    "EditRequest",
-    "Editor",
-    "EditorConfig",
-    "EditorError",
-    "EvalReport",
-    "LoadedModel",
-    "LocalityBaseline",
-    "LocalityProbe",
-    "Normalizer",
-    "Snapshot",
-    "content_hash",
-    "evaluate",
-    "generate_answer",
-    "greedy_answers",
-    "hold_weights",
-    "load_model",
-    "locality_baseline",
-    "perplexity",
-    "read_zsre",
-    "says_target",
-    "wrap_model",
-    "write_version_weights",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "EditorConfig": "config",
+    "EditRequest": "data",
+    "LocalityProbe": "data",
+    "read_zsre": "data",
+    "Delta": "delta",
+    "Editor": "editor",
+    "EditorError": "errors",
+    "DEFAULT_FLUENCY_TEXT": "evaluation",
+    "EvalReport": "evaluation",
+    "LocalityBaseline": "evaluation",
+    "evaluate": "evaluation",
+    "locality_baseline": "evaluation",
+    "perplexity": "evaluation",
+    "generate_answer": "generate",
+    "greedy_answers": "generate",
+    "says_target": "generate",
+    "LoadedModel": "model",
+    "load_model": "model",
+    "wrap_model": "model",
+    "Normalizer": "normalizer",
+    "Snapshot": "versions",
+    "content_hash": "versions",
+    "hold_weights": "versions",
+    "write_version_weights": "versions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'editor' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -22,7 +22,7 @@ from .config import EditorConfig
 from .data import EditRequest
 from .delta import Delta, dense_factors
 from .errors import EditorError, NonFiniteEditError
-from .evaluate import sample_text
+from .evaluation import sample_text
 from .finetune import finetune_steps
 from .forward import Trunk
 from .general import calibration_requests
