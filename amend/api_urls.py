@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api import MeView, MyTokenDetailView, MyTokensView, MyTokenView, SignInTokenView
 from apps.audit.api import AuditEventViewSet
 from apps.facts.api import FactViewSet, ReviewViewSet
-from apps.facts.changeset_api import ChangeSetViewSet
+from apps.facts.changesets.api import ChangeSetViewSet
 from apps.modellines.api import ModelLineViewSet
 from apps.releases.api_urls import router as releases_router
 

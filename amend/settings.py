@@ -344,7 +344,7 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
-# The largest import file (apps.facts.imports.MAX_IMPORT_BYTES, 20 MiB) plus its form fields.
+# The largest import file (apps.facts.changesets.files.MAX_IMPORT_BYTES, 20 MiB) plus its form fields.
 AMEND_MAX_UPLOAD_BYTES = int(os.environ.get("AMEND_MAX_UPLOAD_BYTES", str(21 * 1024 * 1024)))
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "amend.body_limit.BodyLimitMiddleware"

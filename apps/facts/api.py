@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
 from apps.accounts.roles import Role
 from apps.facts import actions
-from apps.facts.changeset_api import start_upload
-from apps.facts.changeset_serializers import ChangeSetSerializer, ChangeSetUploadSerializer
+from apps.facts.changesets.api import start_upload
+from apps.facts.changesets.serializers import ChangeSetSerializer, ChangeSetUploadSerializer
 from apps.facts.conflicts import find_conflicts, with_conflict_flag
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.facts.serializers import (

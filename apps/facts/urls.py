@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.facts import changeset_views, views
+from apps.facts import views
+from apps.facts.changesets import views as changeset_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

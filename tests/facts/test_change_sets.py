@@ -7,7 +7,7 @@ from amend.errors import TransitionError
 from apps.audit.models import AuditEvent
 from apps.audit.record import verify_chain
 from apps.facts.actions import exclude_rows, resubmit_change_set, review_change_set, review_fact
-from apps.facts.changeset_queries import sample_ids
+from apps.facts.changesets.queries import sample_ids
 from apps.facts.errors import ConflictError
 from apps.facts.models import ChangeSetState, FactEdit, FactState
 from apps.modellines.actions import update_model_line
@@ -128,7 +128,7 @@ def test_a_file_of_only_invalid_rows_fails_with_the_reason(import_change_set):
 
 
 def test_the_sample_shows_what_production_answers_when_a_probe_asked_it(import_change_set, model_line, operator):
-    from apps.facts.changeset_queries import sample
+    from apps.facts.changesets.queries import sample
     from apps.releases.models import ModelVersion, Probe, ProbeState, VersionState
 
     change_set = import_change_set(zsre_lines(2))

@@ -8,12 +8,10 @@ in apps.facts.states. Refusals:
 - TransitionError (and DuplicateFactError, ConflictError): the workflow forbids it now (HTTP 409).
 
 By concern: `content` (a curator's writes), `reviews`, `state` (moving facts, the pipeline's bulk
-moves), `change_set_import` (bulk imports as change sets, read by a job), `change_set_review`.
-Import from here: `from apps.facts import actions`.
+moves); a change set's writes (its import, read by a job, and its review) live with the rest of change
+sets in apps.facts.changesets.actions and are named here too. Import from here: `from apps.facts import actions`.
 """
 
-from apps.facts.actions.change_set_import import fail_import, run_import, start_import
-from apps.facts.actions.change_set_review import exclude_rows, resubmit_change_set, review_change_set
 from apps.facts.actions.content import (
     CreatedFact,
     create_fact,
@@ -27,6 +25,14 @@ from apps.facts.actions.content import (
 from apps.facts.actions.retry import reopen_fact, retry_fact
 from apps.facts.actions.reviews import review_fact
 from apps.facts.actions.state import transition_facts
+from apps.facts.changesets.actions import (
+    exclude_rows,
+    fail_import,
+    resubmit_change_set,
+    review_change_set,
+    run_import,
+    start_import,
+)
 
 __all__ = [
     "CreatedFact",

@@ -49,7 +49,7 @@ def clean_review(actor: User, what: str, decision: str, comment: str) -> str:
 def review_fact(actor: User, fact: FactEdit, decision: str, comment: str) -> Review:
     """A reviewer approves, rejects or requests changes. Approval needs the line's number of current
     approvals (of this revision), no standing rejection, and no unresolved conflict. A row of a change
-    set is refused (409): its set is reviewed as one (apps.facts.actions.change_set_review)."""
+    set is refused (409): its set is reviewed as one (apps.facts.changesets.actions.review)."""
     comment = clean_review(actor, "facts", decision, comment)
     current = locked_fact(fact)
     if not permissions.may_review(actor, current):

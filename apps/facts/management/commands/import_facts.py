@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.facts.actions import run_import, start_import
-from apps.facts.changeset_queries import import_report
-from apps.facts.imports import FORMATS, describe, format_for
+from apps.facts.changesets.files import FORMATS, describe, format_for
+from apps.facts.changesets.queries import import_report
 from apps.facts.models import ImportChannel
 from apps.modellines.models import ModelLine
 

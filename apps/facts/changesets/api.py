@@ -10,8 +10,9 @@ from rest_framework.response import Response
 from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
 from apps.accounts.roles import Role
 from apps.facts import actions
-from apps.facts.changeset_queries import import_report
-from apps.facts.changeset_serializers import (
+from apps.facts.changesets.files import format_for
+from apps.facts.changesets.queries import import_report
+from apps.facts.changesets.serializers import (
     ChangeSetReviewCreateSerializer,
     ChangeSetReviewSerializer,
     ChangeSetSerializer,
@@ -21,7 +22,6 @@ from apps.facts.changeset_serializers import (
     ImportReportSerializer,
     summary_data,
 )
-from apps.facts.imports import format_for
 from apps.facts.models import ChangeSet, ImportChannel
 
 

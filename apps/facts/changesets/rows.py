@@ -2,7 +2,7 @@
 ones, insert the rest as submitted facts of the set with one `fact.imported` event each.
 
 Bulk, not row by row: a 20,000-row file costs a few queries per thousand rows instead of three per
-row (measured in tests/facts/test_change_set_scale.py). The caller (apps.facts.actions.change_set_import)
+row (measured in tests/facts/test_change_set_scale.py). The caller (apps.facts.changesets.actions.importing)
 holds the transaction. Conflicts are not refused here: they are what reviewers see and resolve.
 """
 
@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.audit.record import record_events
+from apps.facts.changesets.files import describe
 from apps.facts.conflicts import normalize_prompt, normalize_target
-from apps.facts.imports import describe
 from apps.facts.models import ChangeSet, FactEdit, FactState
 from apps.facts.states import DUPLICATE_STATES
 from apps.facts.validation import clean_fact_fields

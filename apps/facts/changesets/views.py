@@ -1,6 +1,6 @@
 """Pages of change sets: upload, the list, and one set's page with its summary, sample and decisions.
 
-Views stay thin: they read through apps.facts.changeset_queries and hand every change to
+Views stay thin: they read through apps.facts.changesets.queries and hand every change to
 apps.facts.actions; the forms a page offers come from apps.facts.permissions. A refusal re-renders
 the set's page with the reason (409) or the field errors (400), like the fact pages.
 """
@@ -18,9 +18,9 @@ from amend.errors import TransitionError
 from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.facts import actions, permissions
-from apps.facts.changeset_serializers import summary_data
+from apps.facts.changesets.files import format_for
+from apps.facts.changesets.serializers import summary_data
 from apps.facts.forms import ChangeSetReviewForm, ChangeSetUploadForm, ExcludeRowsForm
-from apps.facts.imports import format_for
 from apps.facts.models import ChangeSet, ChangeSetState, ImportChannel
 
 LIST_PAGE_SIZE = 25

@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from amend.errors import TransitionError
 from apps.audit.record import record_event
-from apps.facts import changeset_queries as queries
 from apps.facts import permissions
 from apps.facts.actions.reviews import clean_review
 from apps.facts.actions.state import User, move_many
+from apps.facts.changesets import queries
 from apps.facts.errors import ConflictError
 from apps.facts.models import ChangeSet, ChangeSetReview, ChangeSetState, FactState, ReviewDecision
 from apps.facts.validation import MAX_RATIONALE, clean_text

@@ -22,8 +22,8 @@ from apps.accounts.roles import Role
 from apps.audit.record import record_event
 from apps.facts import permissions
 from apps.facts.actions.state import User, move_many
-from apps.facts.changeset_import import Row, chunks, import_rows
-from apps.facts.imports import FORMATS, iter_rows, read_text
+from apps.facts.changesets.files import FORMATS, iter_rows, read_text
+from apps.facts.changesets.rows import Row, chunks, import_rows
 from apps.facts.models import ChangeSet, ChangeSetState, FactState
 from apps.facts.validation import MAX_RATIONALE, MAX_SOURCE, clean_text
 from apps.modellines.models import ModelLine
