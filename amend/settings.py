@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
         "writes": os.environ.get("AMEND_WRITE_THROTTLE", "6000/min"),
         "sign_in": os.environ.get("AMEND_SIGN_IN_THROTTLE", "30/min"),
     },
-    "EXCEPTION_HANDLER": "amend.api_support.exception_handler",
+    "EXCEPTION_HANDLER": "amend.refusals.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Amend API",

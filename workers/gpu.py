@@ -16,7 +16,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from amend.errors import TransitionError
+from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.releases import actions
 from apps.releases.models import Batch, BatchState, ModelVersion, Probe, ProbeState

@@ -1,8 +1,10 @@
 """Accounts in the API: exchange a password for a token, see who you are, list, issue and revoke your tokens.
 
 A token is shown once, in the answer that issues it; the database keeps only its hash, so nothing can
-read it back later. Writes go through apps.accounts.actions (audited); refusals map in amend.api_support.
+read it back later. Writes go through apps.accounts.actions (audited); refusals map in amend.refusals.
 """
+
+from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
@@ -13,9 +15,9 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from amend.api_support import REFUSALS, SignInThrottle, WriteThrottle
 from apps.accounts import actions
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import roles_of
@@ -26,6 +28,8 @@ from apps.accounts.serializers import (
     SignInSerializer,
     TokenSerializer,
 )
+from apps.accounts.throttling import sign_in_wait
+from apps.core.api import REFUSALS, WriteThrottle
 
 
 def _issued_body(issued: actions.IssuedToken) -> dict:
@@ -41,6 +45,19 @@ def _issued_body(issued: actions.IssuedToken) -> dict:
 
 def _live_tokens(user) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class SignInThrottle(BaseThrottle):
+    """Password attempts on the API, limited per client address and per user name
+    (apps.accounts.throttling, shared with the sign-in page)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        self.seconds = sign_in_wait(request, username)
+        return self.seconds is None
+
+    def wait(self) -> float | None:
+        return self.seconds
 
 
 class SignInTokenView(APIView):

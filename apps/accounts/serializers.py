@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from amend.api_support import StrictInput
+from apps.core.api import StrictInput
 
 
 class SignInSerializer(StrictInput, serializers.Serializer):

@@ -8,13 +8,14 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import Pagination, role_permission
+from apps.accounts.permissions import role_permission
 from apps.accounts.roles import Role
 from apps.audit.export import EXPORT_FORMATS, export_response
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.report import verify_trail
 from apps.audit.serializers import AuditEventSerializer, ChainReportSerializer
+from apps.core.api import Pagination
 
 
 class AnyAccept(BaseContentNegotiation):

@@ -9,8 +9,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
+from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.facts import actions
 from apps.facts.changesets.api import start_upload
 from apps.facts.changesets.serializers import ChangeSetSerializer, ChangeSetUploadSerializer

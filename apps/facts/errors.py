@@ -1,6 +1,6 @@
 """Refusals particular to facts; both are TransitionErrors, so the API answers them with HTTP 409."""
 
-from amend.errors import TransitionError
+from apps.core.errors import TransitionError
 
 
 class DuplicateFactError(TransitionError):

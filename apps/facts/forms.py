@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from apps.core import text as text_rules
 from apps.facts import validation
 from apps.facts.models import FactEdit, ReviewDecision
 from apps.modellines.models import ModelLine
@@ -66,10 +67,10 @@ class FactContentForm(forms.Form):
 
     prompt = _text(
         "Prompt",
-        validation.MAX_PROMPT,
+        text_rules.MAX_PROMPT,
         help_text="The question or sentence start the model should complete, e.g. “The capital of Australia is”.",
     )
-    target = _text("New target", validation.MAX_TARGET, help_text="What the model should answer instead.")
+    target = _text("New target", text_rules.MAX_TARGET, help_text="What the model should answer instead.")
     subject = _text(
         "Subject", validation.MAX_SUBJECT, required=False, help_text="Optional: the entity the fact is about."
     )

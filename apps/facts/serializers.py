@@ -1,25 +1,15 @@
-"""API shapes of facts and reviews. Content rules live in apps.facts.validation (shared with the UI)."""
+"""API shapes of facts and reviews. Content rules live in apps.facts.validation and apps.core.text."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from amend.api_support import StrictInput
+from apps.core.api import StrictInput
+from apps.core.serializers import LocalityProbeSerializer, text
+from apps.core.text import MAX_PROMPT, MAX_TARGET
 from apps.facts import validation as rules
 from apps.facts.conflicts import find_conflicts
 from apps.facts.models import FactEdit, FactState, Review, ReviewDecision
 from apps.modellines.fields import ModelLineField
-
-
-def text(max_length: int, *, required: bool = True, **kwargs) -> serializers.CharField:
-    # No trimming here: the service trims and NFC-normalises, so API and UI say the same thing.
-    return serializers.CharField(
-        max_length=max_length, required=required, allow_blank=not required, trim_whitespace=False, **kwargs
-    )
-
-
-class LocalityProbeSerializer(StrictInput, serializers.Serializer):
-    prompt = text(rules.MAX_PROMPT)
-    answer = text(rules.MAX_TARGET, required=False, allow_null=True)
 
 
 class FactSerializer(serializers.Serializer):
@@ -110,10 +100,10 @@ class FactDetailSerializer(FactSerializer):
 
 class FactCreateSerializer(StrictInput, serializers.Serializer):
     model_line = ModelLineField()
-    prompt = text(rules.MAX_PROMPT)
-    target = text(rules.MAX_TARGET)
+    prompt = text(MAX_PROMPT)
+    target = text(MAX_TARGET)
     paraphrases = serializers.ListField(
-        child=text(rules.MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES, default=list
+        child=text(MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES, default=list
     )
     locality_probes = LocalityProbeSerializer(many=True, required=False, default=list)
     subject = text(rules.MAX_SUBJECT, required=False, default="")
@@ -124,9 +114,9 @@ class FactCreateSerializer(StrictInput, serializers.Serializer):
 
 
 class FactUpdateSerializer(StrictInput, serializers.Serializer):
-    prompt = text(rules.MAX_PROMPT, required=False)
-    target = text(rules.MAX_TARGET, required=False)
-    paraphrases = serializers.ListField(child=text(rules.MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES)
+    prompt = text(MAX_PROMPT, required=False)
+    target = text(MAX_TARGET, required=False)
+    paraphrases = serializers.ListField(child=text(MAX_PROMPT), required=False, max_length=rules.MAX_PARAPHRASES)
     locality_probes = LocalityProbeSerializer(many=True, required=False)
     subject = text(rules.MAX_SUBJECT, required=False)
     rationale = text(rules.MAX_RATIONALE, required=False)

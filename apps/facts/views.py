@@ -19,10 +19,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
+from apps.core.errors import TransitionError
 from apps.facts import actions, outcomes, permissions
 from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event
-from apps.facts.validation import clean_locality_probes, clean_text
+from apps.core.text import clean_locality_probes, clean_text
 from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 from apps.modellines.structure import check_line_model
 

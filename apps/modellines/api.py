@@ -5,8 +5,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
+from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.modellines.actions import create_model_line, update_model_line
 from apps.modellines.models import ModelLine
 from apps.modellines.serializers import ModelLineSerializer

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from apps.facts.serializers import LocalityProbeSerializer
+from apps.core.serializers import LocalityProbeSerializer
 from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 
 MAX_WAIT_SECONDS = 7 * 24 * 3600

@@ -8,8 +8,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
+from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions

@@ -8,7 +8,7 @@ while the actions hold the line's row locked.
 from django.db import connection
 from django.db.models import Max
 
-from amend.errors import TransitionError
+from apps.core.errors import TransitionError
 from apps.modellines.models import ModelLine
 from apps.releases.models import Batch, ModelVersion, VersionFactResult, VersionState
 

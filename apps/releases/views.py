@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from amend.errors import TransitionError
 from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, role_required
+from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
 from apps.releases import actions

@@ -3,9 +3,9 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from amend.errors import TransitionError
 from apps.audit.models import AuditEvent
 from apps.audit.record import verify_chain
+from apps.core.errors import TransitionError
 from apps.facts.actions import exclude_rows, resubmit_change_set, review_change_set, review_fact
 from apps.facts.changesets.queries import sample_ids
 from apps.facts.errors import ConflictError

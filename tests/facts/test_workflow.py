@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from amend.errors import TransitionError
 from apps.audit.models import AuditEvent
+from apps.core.errors import TransitionError
 from apps.facts.actions import (
     mark_superseding,
     review_fact,

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.audit.models import AuditEvent
+from apps.core.errors import TransitionError
 from apps.facts.actions import review_fact
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.actions import update_model_line

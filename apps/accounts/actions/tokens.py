@@ -16,9 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.accounts.models import ApiToken, token_digest
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 
 # Recognisable in logs and by secret scanners; 32 random bytes after it.
 KEY_PREFIX = "amend_"

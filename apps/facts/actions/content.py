@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.accounts.roles import Role
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts import permissions
 from apps.facts.actions.state import in_step, locked_fact, move_fact
 from apps.facts.conflicts import (

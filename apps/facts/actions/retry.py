@@ -4,7 +4,7 @@ is in the next batch, or reopen it so its curator edits and resubmits it through
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from amend.errors import TransitionError
+from apps.core.errors import TransitionError
 from apps.facts import permissions
 from apps.facts.actions.state import User, in_step, locked_fact, move_fact
 from apps.facts.models import FactEdit, FactState

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.accounts.roles import Role, has_role
 from apps.audit.record import record_event, record_events
+from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.facts.states import can_transition, transition_refusal
 

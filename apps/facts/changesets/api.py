@@ -7,8 +7,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from amend.api_support import REFUSALS, HasAnyRole, Pagination, WriteThrottle, role_permission
+from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
+from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.facts import actions
 from apps.facts.changesets.files import format_for
 from apps.facts.changesets.queries import import_report

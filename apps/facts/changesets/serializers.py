@@ -2,12 +2,12 @@
 
 from rest_framework import serializers
 
-from amend.api_support import StrictInput
+from apps.core.api import StrictInput
+from apps.core.serializers import text
 from apps.facts import validation as rules
 from apps.facts.changesets import queries
 from apps.facts.changesets.files import FORMATS
 from apps.facts.models import ChangeSet, ChangeSetReview, ChangeSetState, FactState, ImportChannel, ReviewDecision
-from apps.facts.serializers import text
 from apps.modellines.fields import ModelLineField
 
 

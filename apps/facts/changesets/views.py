@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from amend.errors import TransitionError
 from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
+from apps.core.errors import TransitionError
 from apps.facts import actions, permissions
 from apps.facts.changesets.files import format_for
 from apps.facts.changesets.serializers import summary_data

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts.models import FactState
 from apps.outbox.models import OutboxMessage, OutboxState
 from apps.outbox.queries import latest

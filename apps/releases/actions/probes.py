@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.accounts.roles import roles_of
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases.actions.common import User, dispatch

@@ -6,8 +6,8 @@ versions, mark the new production, move the facts, record the promotion, then sy
 
 from django.db import transaction
 
-from amend.errors import TransitionError
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine

@@ -5,8 +5,8 @@ The plan of which batches to replay is a read, `apps.releases.queries.revert_pla
 
 from django.db import transaction
 
-from amend.errors import TransitionError
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.releases.actions.common import User, dispatch, facts_content_hash, locked_line, operator_reason
 from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger

@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
 from apps.facts.models import FactState
 from apps.modellines.models import ModelLine

@@ -17,8 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from amend.errors import TransitionError
 from apps.audit.record import record_event
+from apps.core.errors import TransitionError
 from apps.facts import permissions
 from apps.facts.actions.reviews import clean_review
 from apps.facts.actions.state import User, move_many

@@ -1,7 +1,7 @@
 """The refusal every app raises when the workflow forbids a change now (HTTP 409).
 
-It lives in the project package because facts, releases, model lines and the workers all raise or
-catch it; `amend/api_support.py` maps it (with PermissionDenied and ValidationError) to HTTP codes.
+It lives on the floor under the apps because accounts, facts, releases, model lines and the workers
+all raise or catch it; `amend/refusals.py` maps it (with PermissionDenied and ValidationError) to HTTP codes.
 """
 
 
