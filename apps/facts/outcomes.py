@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.facts.models import FactEdit, FactState
+from apps.facts.states import DID_NOT_TAKE, FACT_STATES
 
 # Old rows without "took": efficacy is a fraction of target tokens predicted; 0.999 allows float noise.
 TOOK_EFFICACY = 0.999
@@ -42,8 +43,6 @@ def outcome(fact: FactEdit, results: dict[str, Any] | None = None) -> Outcome:
     """How to show the fact: an applied fact whose edit did not take says so instead of "Applied".
 
     `results` are one version's results for the fact (default: the fact's latest)."""
-    from apps.releases.wording import DID_NOT_TAKE, FACT_STATES  # wording imports this app's models
-
     took = edit_took(fact.results if results is None else results)
     if fact.state == FactState.APPLIED and took is False:
         return Outcome("did_not_take", DID_NOT_TAKE, took)

@@ -1,6 +1,7 @@
-"""The fact state machine: which transitions exist, and which states count as live on a model line."""
+"""The fact state machine: which transitions exist, which states count as live on a model line, and
+the words every page shows for the states of facts and change sets."""
 
-from apps.facts.models import FactState
+from apps.facts.models import ChangeSetState, FactState
 
 S = FactState
 
@@ -51,3 +52,28 @@ def transition_refusal(from_state: str, to_state: str) -> str:
     if not allowed:
         return f"a {from_state} fact is final and cannot become {to_state}"
     return f"a {from_state} fact cannot become {to_state} (allowed: {', '.join(allowed)})"
+
+
+FACT_STATES: dict[str, str] = {
+    FactState.DRAFT: "Draft",
+    FactState.SUBMITTED: "Submitted",
+    FactState.CHANGES_REQUESTED: "Changes requested",
+    FactState.APPROVED: "Approved",
+    FactState.REJECTED: "Rejected",
+    FactState.WITHDRAWN: "Withdrawn",
+    FactState.QUEUED: "Queued",
+    FactState.APPLIED: "Applied",
+    FactState.HELD: "Held",
+    FactState.ROLLED_BACK: "Rolled back",
+    FactState.REVERTED: "Reverted",
+}
+DID_NOT_TAKE = "Did not take"
+
+CHANGE_SET_STATES: dict[str, str] = {
+    ChangeSetState.IMPORTING: "Importing",
+    ChangeSetState.FAILED: "Import failed",
+    ChangeSetState.SUBMITTED: "In review",
+    ChangeSetState.CHANGES_REQUESTED: "Changes requested",
+    ChangeSetState.APPROVED: "Approved",
+    ChangeSetState.REJECTED: "Rejected",
+}

@@ -4,11 +4,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.audit.models import AuditEvent
+from apps.audit.wording import action_label
 from apps.facts.models import FactEdit, Review
-from apps.releases.wording import FACT_STATES, action_label
-
-STATE_LABELS = FACT_STATES
-_label = action_label  # one set of words for audit actions (apps.releases.wording)
+from apps.facts.states import FACT_STATES
 
 
 @dataclass
@@ -26,11 +24,11 @@ class TimelineEntry:
 
     @property
     def from_label(self) -> str:
-        return STATE_LABELS.get(self.from_state or "", self.from_state or "")
+        return FACT_STATES.get(self.from_state or "", self.from_state or "")
 
     @property
     def to_label(self) -> str:
-        return STATE_LABELS.get(self.to_state or "", self.to_state or "")
+        return FACT_STATES.get(self.to_state or "", self.to_state or "")
 
 
 def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
@@ -52,7 +50,7 @@ def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
                 at=event.created_at,
                 actor=event.actor_name,
                 action=event.action,
-                label=_label(event.action),
+                label=action_label(event.action),
                 from_state=before.get("state") if moved else None,
                 to_state=after.get("state") if moved else None,
                 reason=reason,
@@ -68,7 +66,7 @@ def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
                 at=review.created_at,
                 actor=review.reviewer.get_username(),
                 action=f"review.{review.decision}",
-                label=_label(f"review.{review.decision}"),
+                label=action_label(f"review.{review.decision}"),
                 review=review,
             )
         )

@@ -28,10 +28,9 @@ from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplic
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
 from apps.facts.models import ChangeSet, ChangeSetState, FactEdit, FactState, ReviewDecision
 from apps.facts.queue import next_to_review, submitted_queue
-from apps.facts.states import EDITABLE_STATES
+from apps.facts.states import EDITABLE_STATES, FACT_STATES
 from apps.facts.timeline import fact_timeline
 from apps.modellines.models import ModelLine
-from apps.releases.wording import FACT_STATES
 
 QUEUE_PAGE_SIZE = 20
 DASHBOARD_PAGE_SIZE = 25

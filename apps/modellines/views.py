@@ -13,10 +13,10 @@ from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
 from apps.facts.models import FactState
+from apps.facts.states import FACT_STATES
 from apps.modellines import actions
 from apps.modellines.forms import ModelLineForm
 from apps.modellines.models import ModelLine
-from apps.releases.wording import FACT_STATES
 
 # The release pipeline's version timeline for one line; shown on the detail page once that part provides it.
 VERSIONS_TEMPLATE = "releases/_model_line_versions.html"

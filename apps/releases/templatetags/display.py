@@ -1,11 +1,14 @@
 """{% load display %}: the one way pages format metrics and name states, actions and objects
-(the words live in apps.releases.wording; the rule "did this edit take" in apps.facts.outcomes)."""
+(the words live in apps.releases.wording, apps.facts.states and apps.audit.wording; the rule
+"did this edit take" in apps.facts.outcomes)."""
 
 from typing import Any
 
 from django import template
 
+from apps.audit import wording as audit_wording
 from apps.facts import outcomes
+from apps.facts.states import CHANGE_SET_STATES, FACT_STATES
 from apps.releases import wording
 
 register = template.Library()
@@ -45,12 +48,12 @@ def version_state_help(state: str) -> str:
 
 @register.filter
 def fact_state(state: str) -> str:
-    return wording.FACT_STATES.get(state, state)
+    return FACT_STATES.get(state, state)
 
 
 @register.filter
 def change_set_state(state: str) -> str:
-    return wording.CHANGE_SET_STATES.get(state, state)
+    return CHANGE_SET_STATES.get(state, state)
 
 
 @register.filter
@@ -60,13 +63,13 @@ def trigger(value: str) -> str:
 
 @register.filter
 def action_label(action: str) -> str:
-    return wording.action_label(action)
+    return audit_wording.action_label(action)
 
 
 @register.filter
 def object_label(event: Any) -> str:
     """{{ event|object_label }} -> "fact #11", "v2", "batch #3"."""
-    return wording.object_label(event.object_type, event.object_id, event.after)
+    return audit_wording.object_label(event.object_type, event.object_id, event.after)
 
 
 @register.simple_tag
