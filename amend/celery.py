@@ -8,5 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amend.settings")
 
 app = Celery("amend")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# The task modules: workers.batching and workers.imports (queue default), workers.gpu (queue gpu).
-app.autodiscover_tasks(["workers.batching", "workers.imports", "workers.gpu"], related_name=None)
+# The task modules: workers.batching, workers.imports and workers.probes (queue default), workers.gpu (queue gpu).
+app.autodiscover_tasks(["workers.batching", "workers.imports", "workers.probes", "workers.gpu"], related_name=None)

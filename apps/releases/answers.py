@@ -1,13 +1,16 @@
 """What production answers to a fact's prompt and paraphrases, as reviewers see it beside the target.
 
-Reads only: the probes sent with the submission (apps.releases.actions.probes.request_fact_probes)
-are cached with the version they asked, so a page shows production's answers when it has them and
-otherwise the newest answers of an earlier version, named as such.
+Reads only: the probes sent for the submission (it asks through the outbox; workers.probes calls
+apps.releases.actions.probes.request_fact_probes once it committed) are cached with the version they
+asked, so a page shows production's answers when it has them and otherwise the newest answers of an
+earlier version, named as such.
 """
 
 from dataclasses import dataclass, field
 
+from apps.facts.actions.content import ASK_PRODUCTION
 from apps.facts.models import FactEdit, FactState
+from apps.outbox.models import OutboxMessage, OutboxState
 from apps.releases.actions.probes import FACT_PROBE_TOKENS, fact_prompts
 from apps.releases.models import ModelVersion, Probe, ProbeState, VersionState
 from apps.releases.queries import production_version
@@ -33,12 +36,14 @@ class FactAnswers:
     production: ModelVersion | None
     # A submitted fact on a line with no version yet: a GPU worker records the base, then asks it.
     waiting_for_base: bool
+    # Submitted, and the submission's question to production not written yet (its task is on its way).
+    asking: bool = False
     rows: list[Asked] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
         """Still asking: a probe without its answer, or the line's base not recorded yet."""
-        return self.waiting_for_base or any(row.pending for row in self.rows)
+        return self.waiting_for_base or self.asking or any(row.pending for row in self.rows)
 
     @property
     def older_versions(self) -> list[str]:
@@ -52,7 +57,8 @@ _ASKED_STATES = set(FactState.values) - {FactState.DRAFT}
 
 
 def fact_answers(fact: FactEdit) -> FactAnswers | None:
-    """The latest answers to the fact's prompts, production's first; None for a draft. Two queries."""
+    """The latest answers to the fact's prompts, production's first; None for a draft. Two queries (a third
+    while the submission's question to production is on its way)."""
     if fact.state not in _ASKED_STATES:
         return None
     production = production_version(fact.model_line_id)
@@ -74,4 +80,24 @@ def fact_answers(fact: FactEdit) -> FactAnswers | None:
     waiting = production is None and fact.state == FactState.SUBMITTED
     if waiting and ModelVersion.objects.filter(model_line_id=fact.model_line_id).exists():
         waiting = False  # versions but none in production: nothing to ask, nothing coming
-    return FactAnswers(production=production, waiting_for_base=waiting, rows=rows)
+    asking = production is not None and fact.state == FactState.SUBMITTED and not chosen and _ask_sent(fact)
+    return FactAnswers(production=production, waiting_for_base=waiting, asking=asking, rows=rows)
+
+
+def _ask_sent(fact: FactEdit) -> bool:
+    """The submission wrote its task to ask production (apps.facts.actions.content), not cancelled."""
+    return (
+        OutboxMessage.objects.filter(subject=f"fact:{fact.pk}", task=ASK_PRODUCTION)
+        .exclude(state=OutboxState.CANCELLED)
+        .exists()
+    )
+
+
+def production_answers(model_line_id: int, prompts: list[str], **signal: object) -> dict[str, str]:
+    """Answers of the line's production version to these prompts, from probes already answered
+    (the change set's sample asks through apps.facts.changesets.queries.production_answers_wanted)."""
+    production = production_version(model_line_id)
+    if production is None:
+        return {}
+    probes = Probe.objects.filter(version=production, state=ProbeState.DONE, prompt__in=prompts).order_by("id")
+    return {probe.prompt: probe.answer for probe in probes}

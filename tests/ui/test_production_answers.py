@@ -1,15 +1,17 @@
 """Reviewers see what production answers today: a submission asks production its prompt and each
-paraphrase (one task on the gpu queue, through the outbox), the answers are kept with the version
+paraphrase (through the outbox: the submission's task on the default queue writes the probes, one task
+on the gpu queue answers them), the answers are kept with the version
 they came from, and the review queue and the fact page show them beside the proposed target."""
 
 import pytest
 from django.urls import reverse
 
 from apps.audit.models import AuditEvent
-from apps.facts.actions import review_fact, submit_fact
-from apps.outbox.models import OutboxMessage
+from apps.facts.actions import create_fact, review_fact, submit_fact
+from apps.outbox.models import OutboxMessage, OutboxState
 from apps.releases.actions import finish_probe
 from apps.releases.models import ModelVersion, Probe, ProbeState, VersionState
+from workers.probes import ask_production
 
 FRANCE = "The capital of France is"
 PARAPHRASE = "France's capital city is"
@@ -20,6 +22,26 @@ def production(model_line) -> ModelVersion:
     return ModelVersion.objects.create(
         model_line=model_line, number=0, state=VersionState.PRODUCTION, content_hash="h-base"
     )
+
+
+def run_asks() -> None:
+    """What a default-queue worker does with the submissions' tasks: ask production (workers.probes)."""
+    for message in OutboxMessage.objects.filter(task="workers.probes.ask_production", state=OutboxState.PENDING):
+        ask_production(*message.args)
+        message.state = OutboxState.SENT
+        message.save(update_fields=["state"])
+
+
+@pytest.fixture
+def make_fact(make_fact):
+    """A fact as the conftest makes it, once its submission's task has run."""
+
+    def make(*args, **kwargs):
+        fact = make_fact(*args, **kwargs)
+        run_asks()
+        return fact
+
+    return make
 
 
 def page_text(client, url: str) -> str:
@@ -36,6 +58,9 @@ def answer_all(answers: dict[str, str]) -> None:
 
 def test_a_submission_asks_production_its_prompt_and_paraphrases_in_one_task(production, make_fact, curator):
     fact = make_fact(FRANCE, "Lyon", paraphrases=[PARAPHRASE])
+
+    ask = OutboxMessage.objects.get(task="workers.probes.ask_production")
+    assert ask.queue == "default" and ask.args == [fact.pk, curator.pk] and ask.subject == f"fact:{fact.pk}"
 
     probes = Probe.objects.filter(version=production).order_by("id")
     assert [p.prompt for p in probes] == [FRANCE, PARAPHRASE]
@@ -61,6 +86,7 @@ def test_a_draft_asks_nothing_until_it_is_submitted(production, make_fact, curat
     assert not Probe.objects.exists()
 
     submit_fact(curator, draft)
+    run_asks()
     assert Probe.objects.filter(prompt=FRANCE, version=production).exists()
 
 
@@ -88,6 +114,17 @@ def test_the_queue_shows_asking_then_productions_answers_beside_the_target(produ
     assert "Production (v0) answers" in table
     assert "<strong>Paris. It is the largest city</strong>" in table and "<td>Lyon</td>" in table
     assert "(paraphrase)" in table and "asking the model" not in answered and "data-live-pending" not in answered
+
+
+def test_the_fact_page_says_asking_until_the_submissions_task_wrote_its_probes(
+    production, curator, model_line, client_for, reviewer
+):
+    fact = create_fact(curator, model_line, prompt=FRANCE, target="Lyon", rationale="r", source="s")
+
+    page = page_text(client_for(reviewer), reverse("fact_detail", args=[fact.pk]))
+    assert "asking the model…" in page and "data-live-pending" in page and "not asked" not in page
+    run_asks()
+    assert Probe.objects.filter(prompt=FRANCE, version=production, requested_by=curator).exists()
 
 
 def test_answers_of_an_earlier_version_say_so_once_production_moved_on(

@@ -26,8 +26,11 @@ from apps.facts.models import FactEdit, FactState
 from apps.facts.states import EDITABLE_STATES, SUPERSEDABLE_STATES, can_transition, transition_refusal
 from apps.facts.validation import MAX_RATIONALE, clean_fact_fields, clean_text
 from apps.modellines.models import ModelLine
+from apps.outbox.send import enqueue
 
 User = AbstractBaseUser
+
+ASK_PRODUCTION = "workers.probes.ask_production"
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,9 @@ def create_fact_with_conflicts(
 
 
 def _ask_production(actor: User, fact: FactEdit) -> None:
-    """Reviewers see what production answers today: probes sent with the submission."""
-    # Imported here: the release actions import the fact actions (a cycle at module level).
-    from apps.releases.actions.probes import request_fact_probes
-
-    request_fact_probes(actor, fact)
+    """Reviewers see what production answers today: the submission asks it, through the outbox (the
+    probes are the release app's, above this one; workers.probes writes them once this commits)."""
+    enqueue(ASK_PRODUCTION, fact.pk, actor.pk, subject=f"fact:{fact.pk}")
 
 
 def create_fact(actor: User, model_line: ModelLine, **fields: Any) -> FactEdit:

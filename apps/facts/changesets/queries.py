@@ -10,11 +10,10 @@ import random
 from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
+from django.dispatch import Signal
 
 from apps.facts.models import ChangeSet, ChangeSetReview, FactEdit, FactState, ReviewDecision
 from apps.facts.states import LIVE_STATES
-from apps.releases.models import Probe, ProbeState
-from apps.releases.queries import production_version
 
 # Rows still proposed by the set: neither excluded nor decided.
 IN_PLAY = (FactState.SUBMITTED, FactState.CHANGES_REQUESTED)
@@ -48,13 +47,18 @@ class SampleRow:
     production_answer: str | None
 
 
+# Production's answers are probes of the release app, which sits above this one: it answers this signal
+# (apps.releases.apps connects apps.releases.answers.production_answers), so facts never import releases.
+# Sent with model_line_id and prompts; each receiver returns {prompt: answer}.
+production_answers_wanted = Signal()
+
+
 def production_answers(model_line_id: int, prompts: list[str]) -> dict[str, str]:
     """Answers of the line's production version to these prompts, from probes already answered."""
-    production = production_version(model_line_id)
-    if production is None:
-        return {}
-    probes = Probe.objects.filter(version=production, state=ProbeState.DONE, prompt__in=prompts).order_by("id")
-    return {probe.prompt: probe.answer for probe in probes}
+    answers: dict[str, str] = {}
+    for _receiver, found in production_answers_wanted.send(ChangeSet, model_line_id=model_line_id, prompts=prompts):
+        answers.update(found)
+    return answers
 
 
 def sample(change_set: ChangeSet, ids: list[int] | None = None) -> list[SampleRow]:
