@@ -5,6 +5,7 @@ a local MLflow store under var/) so a newcomer needs no server; production sets
 DATABASE_URL, CELERY_BROKER_URL, MLFLOW_TRACKING_URI and AMEND_SECRET_KEY.
 """
 
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -275,6 +276,16 @@ AMEND_AUDIT_SIGNING_KEY = env_secret("AMEND_AUDIT_SIGNING_KEY")
 AMEND_AUDIT_PUBLIC_KEY = env_secret("AMEND_AUDIT_PUBLIC_KEY")
 AMEND_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AMEND_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
 AMEND_AUDIT_CHECKPOINT_MLFLOW = env_bool("AMEND_AUDIT_CHECKPOINT_MLFLOW", True)
+# Issue 16. Every event is tagged with HMAC-SHA256 under this key, held by the processes that write events (web,
+# workers, beat) and never stored in the database, so a database login alone cannot forge or rewrite an event.
+# In debug mode it is derived from the (local, insecure) secret key; elsewhere it is required (checked below).
+AMEND_AUDIT_HMAC_KEY = env_secret("AMEND_AUDIT_HMAC_KEY").strip()
+if not AMEND_AUDIT_HMAC_KEY and DEBUG:
+    AMEND_AUDIT_HMAC_KEY = hashlib.sha256(f"amend-audit-hmac/{SECRET_KEY}".encode()).hexdigest()
+# Each write's newest event is appended here once committed ("id hash time"): the unsigned tail's witness.
+AMEND_AUDIT_WITNESS_FILE = Path(
+    os.environ.get("AMEND_AUDIT_WITNESS_FILE", Path(AMEND_AUDIT_CHECKPOINT_DIR) / "witness.log")
+)
 AMEND_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("AMEND_AUDIT_CHECKPOINT_SECONDS", "900"))
 # verify_audit reports a missing checkpoint when events older than this are covered by none.
 AMEND_AUDIT_CHECKPOINT_MAX_AGE = float(
@@ -317,6 +328,12 @@ if not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith(_PLACEHOLDER_KEY
     raise RuntimeError(
         "AMEND_SECRET_KEY is unset, a placeholder or shorter than 32 characters; set a random one, e.g. "
         "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or AMEND_DEBUG=1 for local use)"
+    )
+if not DEBUG and len(AMEND_AUDIT_HMAC_KEY) < 32:
+    raise RuntimeError(
+        "AMEND_AUDIT_HMAC_KEY (or AMEND_AUDIT_HMAC_KEY_FILE) is unset or shorter than 32 characters: every process "
+        "that writes audit events needs the same random key, e.g. "
+        "python -c 'import secrets; print(secrets.token_hex(32))'"
     )
 # API tokens are stored as hashes (apps.accounts.models.ApiToken), not in DRF's plain-text authtoken table.
 AMEND_TOKEN_DAYS = int(os.environ.get("AMEND_TOKEN_DAYS", "30"))

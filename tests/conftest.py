@@ -3,6 +3,7 @@
 Other parts' tests reuse these; keep them small and their names plain.
 """
 
+import os
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -48,6 +49,19 @@ def _a_broker_database_per_test_process(worker_id: str) -> None:
     base, _, db = url.rpartition("/")
     number = (int(db) if db.isdigit() else 0) + 2 + int(worker_id.removeprefix("gw"))
     settings.CELERY_BROKER_URL = current_app.conf.broker_url = current_app.conf.broker_write_url = f"{base}/{number}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _workers_witness_outside_the_checkout(tmp_path_factory) -> None:
+    """Workers the tests start inherit this: their witness lines stay out of the checkout's var/."""
+    os.environ["AMEND_AUDIT_WITNESS_FILE"] = str(tmp_path_factory.mktemp("workers-witness") / "witness.log")
+
+
+@pytest.fixture(autouse=True)
+def _a_witness_file_per_test(settings, tmp_path) -> None:
+    """The audit witness (apps.audit.witness) names event ids of one database: a test's own file, so the ids of
+    another test's emptied database are never held against this one's."""
+    settings.AMEND_AUDIT_WITNESS_FILE = tmp_path / "audit-witness.log"
 
 
 @pytest.fixture(autouse=True)

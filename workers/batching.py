@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from apps.audit.checkpoints import CheckpointError, write_checkpoint
+from apps.audit.checkpoints import BrokenTrailError, CheckpointError, write_checkpoint
 from apps.outbox.send import publish_pending
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
@@ -66,6 +66,8 @@ def checkpoint_audit(self) -> dict:
         return {"skipped": "no signing key"}
     try:
         checkpoint, written = write_checkpoint()
+    except BrokenTrailError as exc:
+        return {"refused": str(exc)}  # logged and in the trail already; signing again cannot mend it
     except CheckpointError as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
     return {"sequence": checkpoint.sequence, "last_event_id": checkpoint.last_event_id, "written": written}

@@ -35,6 +35,10 @@ class CheckpointError(Exception):
     """A checkpoint could not be written (no key, or no location took it)."""
 
 
+class BrokenTrailError(CheckpointError):
+    """The signer refused: the trail it was about to sign does not verify. Retrying cannot help."""
+
+
 def configured_public_key():
     """The key auditors verify with: AMEND_AUDIT_PUBLIC_KEY, else the signing key's public half; None if neither."""
     if settings.AMEND_AUDIT_PUBLIC_KEY:
@@ -150,8 +154,9 @@ def read_checkpoints() -> tuple[list[tuple[str, Checkpoint]], list[str]]:
 def write_checkpoint(*, force: bool = False) -> tuple[Checkpoint, bool]:
     """Sign the chain's head and write it to every location. Returns (checkpoint, written).
 
-    Nothing is written when the newest checkpoint already covers the head (unless `force`).
-    Raises CheckpointError when no signing key is configured or no location took it.
+    Nothing is written when the newest checkpoint already covers the head (unless `force`). The range to sign
+    is verified first (chain, tags, witness, earlier checkpoints): a trail that does not verify is never signed.
+    Raises BrokenTrailError then, CheckpointError when no signing key is configured or no location took it.
     """
     if not settings.AMEND_AUDIT_SIGNING_KEY:
         raise CheckpointError("no audit signing key: set AMEND_AUDIT_SIGNING_KEY (or AMEND_AUDIT_SIGNING_KEY_FILE)")
@@ -170,18 +175,46 @@ def write_checkpoint(*, force: bool = False) -> tuple[Checkpoint, bool]:
         last_id, last_hash, count = head()
         if latest is not None and latest.last_event_id == last_id and latest.last_hash == last_hash and not force:
             return latest, False
-        checkpoint = sign(
-            key,
-            sequence=latest.sequence + 1 if latest else 1,
-            last_event_id=last_id,
-            last_hash=last_hash,
-            event_count=count,
-            signed_at=timezone.now().isoformat(),
-            previous=latest.digest() if latest else None,
-        )
-        _store(checkpoint)
+        refusal = _why_not_sign(last_id)
+        if not refusal:
+            checkpoint = sign(
+                key,
+                sequence=latest.sequence + 1 if latest else 1,
+                last_event_id=last_id,
+                last_hash=last_hash,
+                event_count=count,
+                signed_at=timezone.now().isoformat(),
+                previous=latest.digest() if latest else None,
+            )
+            _store(checkpoint)
+    if refusal:
+        _refuse(refusal)  # after the lock's transaction: the refusal's own event must commit
     log.info("audit checkpoint %s: %s events up to #%s", checkpoint.sequence, count, last_id)
     return checkpoint, True
+
+
+def _why_not_sign(last_id: int) -> str:
+    """Verify exactly the range about to be signed (chain, tags, witness, earlier checkpoints): "" when it holds.
+
+    Only the age finding is let through: signing is what cures it.
+    """
+    from apps.audit.report import verify_trail  # the report module reads checkpoints through this one
+
+    report = verify_trail(upto=last_id)
+    problems = [str(finding) for finding in report.findings if finding.kind != "unprotected"]
+    if report.broken is not None:
+        problems.insert(0, f"chain broken at event #{report.broken.pk}: {report.reason}")
+    return "; ".join(problems)
+
+
+def _refuse(reason: str) -> None:
+    """Loudly: an error in the log, an event in the trail (appended after the break, which stays reported)."""
+    from apps.audit.record import record_event
+
+    log.error("audit checkpoint refused, the trail does not verify: %s", reason)
+    with transaction.atomic():
+        record_event(None, "audit.checkpoint_refused", "audit:checkpoint", after={"reason": reason[:2000]})
+    raise BrokenTrailError(f"checkpoint refused, the trail does not verify: {reason}")
 
 
 def _store(checkpoint: Checkpoint) -> None:

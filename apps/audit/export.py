@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 EXPORT_FORMATS = ("csv", "json")
 # What spreadsheets treat as the start of a formula (CSV injection), plus the escape itself.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-COLUMNS = ["id", *HASHED_FIELDS, "prev_hash", "hash"]
+COLUMNS = ["id", *HASHED_FIELDS, "prev_hash", "hash", "tag"]
 
 
 def event_row(event: AuditEvent) -> dict:

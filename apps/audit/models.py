@@ -43,6 +43,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # HMAC of prev_hash and hash under AMEND_AUDIT_HMAC_KEY (apps.audit.chain.event_tag); "" on events written
+    # before the key was configured. The database default lets a raw INSERT omit it: it then fails verification.
+    tag = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 

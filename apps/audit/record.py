@@ -1,15 +1,19 @@
 """The one way to write an audit event. Call it inside the transaction of the change it records."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.audit import witness
+from apps.audit.chain import HASHED_FIELDS, ChainWalk, event_tag, walk
 from apps.audit.middleware import current_request_id
 from apps.audit.models import GENESIS_HASH, AuditEvent
 
@@ -75,7 +79,22 @@ def _chained_event(
         prev_hash=prev_hash,
     )
     event.hash = event.compute_hash()
+    key = audit_key()
+    event.tag = event_tag(key, prev_hash, event.hash) if key else ""
     return event
+
+
+def audit_key() -> bytes | None:
+    """The key that tags events (AMEND_AUDIT_HMAC_KEY): in the writing processes' environment, never the database."""
+    return settings.AMEND_AUDIT_HMAC_KEY.encode() or None
+
+
+def _witness_on_commit(event: AuditEvent) -> None:
+    """Once the transaction commits, name its newest event in the witness file (apps.audit.witness)."""
+    path = settings.AMEND_AUDIT_WITNESS_FILE
+    if path:
+        append = partial(witness.append, path, event.pk, event.hash, event.created_at.isoformat())
+        transaction.on_commit(append, robust=True)
 
 
 def _person(actor: AbstractBaseUser | AnonymousUser | None) -> AbstractBaseUser | None:
@@ -104,6 +123,7 @@ def record_event(
         fact_id=fact_id,
     )
     event.save()
+    _witness_on_commit(event)
     return event
 
 
@@ -121,22 +141,32 @@ def record_events(actor: AbstractBaseUser | AnonymousUser | None, entries: Itera
         events.append(event)
         prev_hash = event.hash
     AuditEvent.objects.bulk_create(events, batch_size=1000)
+    if events:
+        _witness_on_commit(events[-1])  # the chain vouches for the ones before it
     return len(events)
+
+
+_ROW_FIELDS = ("id", "prev_hash", "hash", "tag", *HASHED_FIELDS)
+
+
+def _event_rows(upto: int | None) -> Iterator[dict]:
+    events = AuditEvent.objects.order_by("id")
+    if upto is not None:
+        events = events.filter(pk__lte=upto)
+    for row in events.values(*_ROW_FIELDS).iterator(chunk_size=2000):
+        row["created_at"] = row["created_at"].isoformat()
+        yield row
+
+
+def walk_chain(upto: int | None = None) -> ChainWalk:
+    """Walk the chain in order (up to event `upto`), checking hashes and tags; `broken` is an AuditEvent."""
+    result = walk(_event_rows(upto), audit_key())
+    if result.broken is not None:
+        result.broken = AuditEvent.objects.get(pk=result.broken["id"])
+    return result
 
 
 def verify_chain() -> tuple[int, AuditEvent | None, str]:
     """Walk the chain in order. Returns (events checked, first broken event or None, why)."""
-    expected_prev = GENESIS_HASH
-    checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != expected_prev:
-            return (
-                checked,
-                event,
-                "its prev_hash does not match the previous event's hash (a row was removed or reordered)",
-            )
-        if event.compute_hash() != event.hash:
-            return checked, event, "its content does not match its hash (the row was altered)"
-        expected_prev = event.hash
-        checked += 1
-    return checked, None, ""
+    result = walk_chain()
+    return result.checked, result.broken, result.reason

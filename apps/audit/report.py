@@ -1,10 +1,15 @@
-"""One verification of the whole trail, for `manage.py verify_audit` and the API: chain plus checkpoints."""
+"""One verification of the whole trail, for `manage.py verify_audit`, the API, the verify page and the signer:
+the hash chain and every event's tag, the witness of the newest heads, then the signed checkpoints."""
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
+from apps.audit import witness
+from apps.audit.chain import ChainWalk
 from apps.audit.checkpoints import check_database
 from apps.audit.models import AuditEvent
-from apps.audit.record import verify_chain
+from apps.audit.record import walk_chain
 from apps.audit.verification import Finding
 
 
@@ -35,9 +40,47 @@ class TrailReport:
         }
 
 
-def verify_trail() -> TrailReport:
-    """Walk the hash chain, then hold it against every signed checkpoint that can be read."""
-    checked, broken, reason = verify_chain()
+def tag_notes(chain: ChainWalk) -> list[str]:
+    """What the walk says about tags, for the notes: never a finding (a forged tag breaks the chain instead)."""
+    if not chain.tags_checked:
+        return ["tags not checked: no audit key (AMEND_AUDIT_HMAC_KEY) here"]
+    if not chain.untagged:
+        return []
+    since = f"before {chain.tagged_since}" if chain.tagged_since else "no event is tagged yet"
+    return [f"{chain.untagged} event(s) untagged ({since}): written before the audit key was configured"]
+
+
+def check_witness() -> tuple[list[Finding], list[str]]:
+    """Every event held against the witness file: (findings, notes). Never cut at a head: a witnessed id past
+    it that is gone is exactly what a deleted tail looks like."""
+    path = settings.AMEND_AUDIT_WITNESS_FILE
+    if not path:
+        return [], ["no witness file configured (AMEND_AUDIT_WITNESS_FILE): the newest events are not witnessed"]
+    if not path.is_file():
+        return [], [f"no witness file at {path} yet: the newest events are not witnessed"]
+    witnessed, findings = witness.read(path)
+    events = AuditEvent.objects.order_by("id")
+    compared, unwitnessed = witness.compare(witnessed, events.values_list("id", "hash").iterator(chunk_size=5000))
+    last = witnessed[-1].event_id if witnessed else 0
+    notes = [f"{unwitnessed} newest event(s) after the last witnessed one (#{last}) are not in the witness"]
+    return findings + compared, notes if unwitnessed else []
+
+
+def verify_trail(upto: int | None = None) -> TrailReport:
+    """Walk the chain (hashes and tags), hold it against the witness and every signed checkpoint that can be read.
+
+    `upto`: only the events up to that id (the signer verifies exactly the range it is about to sign).
+    """
+    chain = walk_chain(upto)
+    witness_findings, witness_notes = check_witness()
     checkpoints, findings, notes = check_database()
     newest = checkpoints[-1].payload() if checkpoints else None
-    return TrailReport(checked, broken, reason, len(checkpoints), newest, findings, notes)
+    return TrailReport(
+        chain.checked,
+        chain.broken,
+        chain.reason,
+        len(checkpoints),
+        newest,
+        witness_findings + findings,
+        tag_notes(chain) + witness_notes + notes,
+    )

@@ -33,8 +33,9 @@ def start(tmp_path, code: str, **env: str) -> subprocess.CompletedProcess:
         AMEND_DEBUG="0",
         AMEND_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        **env,
+        AMEND_AUDIT_HMAC_KEY="a" * 8 + "9f3c" * 8,
     )
+    environ.update(env)
     return subprocess.run([sys.executable, "-c", code], env=environ, cwd=ROOT, capture_output=True, text=True)
 
 
@@ -45,6 +46,12 @@ def test_a_placeholder_or_short_secret_key_is_refused_at_start(tmp_path, key):
     started = start(tmp_path, "import django; django.setup()", AMEND_SECRET_KEY=key)
     assert started.returncode != 0
     assert "AMEND_SECRET_KEY is unset, a placeholder or shorter than 32 characters" in started.stderr
+
+
+def test_without_an_audit_hmac_key_it_refuses_to_start(tmp_path):
+    started = start(tmp_path, "import django; django.setup()", AMEND_SECRET_KEY=REAL_KEY, AMEND_AUDIT_HMAC_KEY="")
+    assert started.returncode != 0
+    assert "AMEND_AUDIT_HMAC_KEY (or AMEND_AUDIT_HMAC_KEY_FILE) is unset" in started.stderr
 
 
 def test_behind_a_tls_proxy_cookies_are_secure_hsts_is_sent_and_http_is_redirected(tmp_path):
