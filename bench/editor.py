@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -26,13 +27,19 @@ import torch
 from bench.memory import PeakMemory
 from bench.report import print_table
 from editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
+from editor.config import METHODS as METHODS_CONFIG
 from editor.editor import Editor
 from editor.evaluation import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
 from editor.hooks import edit_loss
 from editor.tokens import edit_batch, prompt_ids, target_ids
 
 METHODS = ("amend", "ultraedit", "ft", "published")
-SETTINGS = ("modules", "lr", "lam", "mu", "nu", "steps", "settle", "chunk", "calibrate", "norm_cap")
+
+
+def _settings_of(method: str) -> dict[str, str]:
+    """The settings ``--set METHOD.KEY=VALUE`` accepts: the method's config fields and their types."""
+    config = METHODS_CONFIG["ultraedit" if method == "published" else method]
+    return {f.name: str(f.type) for f in fields(config) if f.name != "method"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="METHOD.KEY=VALUE",
-        help=f"a setting of one method ({', '.join(SETTINGS)}); modules comma-separated",
+        help="a setting of one method (a field of its config in editor/config.py); modules comma-separated",
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="fp32")
@@ -76,17 +83,22 @@ def parse_settings(items: list[str]) -> dict[str, dict]:
     for item in items:
         key, sep, value = item.partition("=")
         method, dot, name = key.partition(".")
-        if not sep or not dot or method not in out or name not in SETTINGS:
+        known = _settings_of(method) if method in out else {}
+        if not sep or not dot or name not in known:
             raise EditorError(
-                f"--set {item!r}: expected METHOD.KEY=VALUE, METHOD one of {METHODS}, KEY one of {SETTINGS}"
+                f"--set {item!r}: expected METHOD.KEY=VALUE, METHOD one of {METHODS}, KEY a setting of that method "
+                f"({', '.join(known) or 'see editor/config.py'})"
             )
-        if name == "modules":
+        kind = known[name]
+        if kind == "list[str]":
             out[method][name] = [m.strip() for m in value.split(",") if m.strip()]
-        elif name == "settle":
+        elif kind == "bool":
             out[method][name] = value.lower() in ("1", "true", "yes")
+        elif kind == "str":
+            out[method][name] = value
         else:
             try:
-                out[method][name] = int(value) if name in ("steps", "chunk", "calibrate") else float(value)
+                out[method][name] = int(value) if kind == "int" else float(value)
             except ValueError:
                 raise EditorError(f"--set {item!r}: {value!r} is not a number") from None
     return out

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import sys
 
+from editor.metrics import (
+    GENERATION_EFFICACY,
+    GENERATION_GENERALIZATION,
+    GENERATION_RETENTION,
+    LOCALITY,
+    LOCALITY_ACCURACY,
+    PERPLEXITY_DRIFT,
+    TOKEN_EFFICACY,
+    TOKEN_GENERALIZATION,
+    TOKEN_RETENTION,
+)
+
 
 def _fmt(x) -> str:
     if x is None:
@@ -14,17 +26,18 @@ def _fmt(x) -> str:
 
 
 ROWS = [
-    ("ES (efficacy, token)", lambda r: r["metrics"].get("efficacy")),
-    ("GS (generalization, token)", lambda r: r["metrics"].get("generalization")),
-    ("ES says target (greedy)", lambda r: r["metrics"].get("generation_efficacy")),
-    ("GS says target (greedy)", lambda r: r["metrics"].get("generation_generalization")),
-    ("LS (agreement w/ pre-edit)", lambda r: r["metrics"].get("locality")),
-    ("LS accuracy vs loc_ans", lambda r: r["metrics"].get("locality_accuracy")),
-    ("retention (turns 1..T-1)", lambda r: r["metrics"].get("retention")),
-    ("perplexity drift", lambda r: r["metrics"].get("perplexity_drift")),
+    ("ES (efficacy, token)", lambda r: r["metrics"].get(TOKEN_EFFICACY)),
+    ("GS (generalization, token)", lambda r: r["metrics"].get(TOKEN_GENERALIZATION)),
+    ("ES says target (greedy)", lambda r: r["metrics"].get(GENERATION_EFFICACY)),
+    ("GS says target (greedy)", lambda r: r["metrics"].get(GENERATION_GENERALIZATION)),
+    ("LS (agreement w/ pre-edit)", lambda r: r["metrics"].get(LOCALITY)),
+    ("LS accuracy vs loc_ans", lambda r: r["metrics"].get(LOCALITY_ACCURACY)),
+    ("retention (turns 1..T-1)", lambda r: r["metrics"].get(TOKEN_RETENTION)),
+    ("retention says target (greedy)", lambda r: r["metrics"].get(GENERATION_RETENTION)),
+    ("perplexity drift", lambda r: r["metrics"].get(PERPLEXITY_DRIFT)),
     (
         "ES / GS before editing",
-        lambda r: f"{r['before'].get('efficacy', 0):.3f}/{r['before'].get('generalization', 0):.3f}",
+        lambda r: f"{r['before'].get(TOKEN_EFFICACY, 0):.3f}/{r['before'].get(TOKEN_GENERALIZATION, 0):.3f}",
     ),
     ("edits/s (edit phase)", lambda r: r["edits_per_s"]),
     ("edit time / fwd+bwd", lambda r: r["edit_to_forward_backward"]),

@@ -120,7 +120,7 @@ def prepare(name: str, out: str | Path) -> Path:
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     del model
-    from .editor import write_general_text
+    from .amend import write_general_text
     from .model import load_model
 
     write_general_text(load_model(str(partial), device="cpu"))

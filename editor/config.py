@@ -1,19 +1,197 @@
-"""Editor settings, with per-family defaults found by the benchmark (see README)."""
+"""Editor settings: one config dataclass per editing method, found through a registry by the ``method``
+key (as PEFT finds LoraConfig by ``peft_type``), and the per-family defaults in one table.
+
+Every setting carries its help text and its valid range in ``metadata``; ``validate`` reads them, so a
+bad value is refused in one line that names the field. ``EditorConfig.for_model`` / ``from_dict`` /
+``to_dict`` are the entry points the platform uses (a model line's ``editor_settings`` JSON, e.g.
+``{"method": "amend", "lr": 3e-4, "steps": 4}``); they return the method's own config class.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, ClassVar
 
 from .errors import EditorError
 from .model import LoadedModel, check_modules, mlp_out_name
 
-METHODS = ("amend", "ultraedit", "ft")
+DEFAULT_METHOD = "amend"
+METHODS: dict[str, type[EditorConfig]] = {}  # method name -> its config class, filled by @register
 
 
-def _gpt2_layers(n: int) -> list[int]:
-    # Measured on GPT-2-shaped models (README): editing the last block's MLP beats earlier or more blocks.
-    return [n - 1]
+def register(name: str) -> Callable[[type[EditorConfig]], type[EditorConfig]]:
+    def add(cls: type[EditorConfig]) -> type[EditorConfig]:
+        cls.method_name = name
+        METHODS[name] = cls
+        return cls
+
+    return add
+
+
+def setting(default: Any, help: str, **valid: Any) -> Any:
+    """A config field with its help and valid range: min / max (inclusive), below (exclusive), choices."""
+    return field(default=default, metadata={"help": help, **valid})
+
+
+def _as_float(value: object) -> float | None:
+    """A number as a float (None for anything else, bools included, and integers beyond float's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _check_field(config: EditorConfig, f) -> None:
+    """Refuse a value outside the field's type or range, naming the field; floats are stored as floats."""
+    name, value, meta = f.name, getattr(config, f.name), f.metadata
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+            raise EditorError(f"{name} must be a list of dotted module names")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise EditorError(f"{name} must be true or false, got {value!r}")
+    elif kind == "str":
+        if value not in meta["choices"]:
+            raise EditorError(f"{name} must be one of {', '.join(map(repr, meta['choices']))}, got {value!r}")
+    elif kind == "int":
+        low, high = meta.get("min", 0), meta.get("max")
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+            raise EditorError(f"{name} must be an integer {bound}, got {value!r}")
+    else:  # float; JSON stores (PostgreSQL's jsonb) give 1e38 back as the integer 10**38: taken as the float it is
+        number = _as_float(value)
+        low, below = meta.get("min", 0.0), meta.get("below")
+        if number is None or not math.isfinite(number) or number < low or (below is not None and number >= below):
+            bound = f">= {low:g}" if below is None else f"in [{low:g}, {below:g})"
+            raise EditorError(f"{name} must be a finite number {bound}, got {value!r}")
+        setattr(config, name, number)
+
+
+@dataclass
+class EditorConfig:
+    """Settings every method has. Build one with ``for_model`` or ``from_dict`` (they pick the method's class)."""
+
+    method_name: ClassVar[str] = ""
+    method: str = setting(DEFAULT_METHOD, "editing method: a key of METHODS")
+    modules: list[str] = field(
+        default_factory=list,
+        metadata={"help": "dotted names of the edited linear layers (empty: the family's default)"},
+    )
+    lr: float = setting(1e-6, "pseudo-value step (closed-form methods) or gradient step (ft)", min=0.0)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise EditorError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if type(self) is not METHODS[self.method]:
+            raise EditorError(
+                f"method {self.method!r} takes {METHODS[self.method].__name__}, not {type(self).__name__}"
+            )
+        for f in fields(self):
+            if f.name != "method":
+                _check_field(self, f)
+
+    @classmethod
+    def for_model(cls, loaded: LoadedModel, **overrides: Any) -> EditorConfig:
+        """The family's defaults for ``method`` (default amend), then ``overrides`` (None = keep default)."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        method = overrides.get("method", DEFAULT_METHOD)
+        if method not in METHODS:
+            raise EditorError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        settings = {"method": method, **family_defaults(method, loaded)}
+        if not overrides.get("modules"):
+            settings["modules"] = default_modules(method, loaded)
+        settings.update(overrides)
+        config = cls.from_dict(settings)
+        check_modules(loaded.model, config.modules)
+        return config
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EditorConfig:
+        """The config of ``d["method"]`` (default amend) from ``d``; a setting that method lacks is refused."""
+        method = d.get("method", DEFAULT_METHOD)
+        if not isinstance(method, str) or method not in METHODS:
+            raise EditorError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        target = METHODS[method]
+        known = {f.name for f in fields(target)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise EditorError(f"unknown editor setting(s): {', '.join(unknown)} (method {method})")
+        values = {**d, "method": method}
+        if isinstance(values.get("modules"), list | tuple):
+            values["modules"] = list(values["modules"])
+        return target(**values)
+
+    @classmethod
+    def describe(cls) -> dict[str, dict]:
+        """Per method, each setting's default, help and valid range (for docs and the UI)."""
+        out = {}
+        for name, config in METHODS.items():
+            out[name] = {
+                f.name: {"default": f.default_factory() if f.default is MISSING else f.default, **f.metadata}
+                for f in fields(config)
+            }
+        return out
+
+
+@register("ultraedit")
+@dataclass
+class UltraEditConfig(EditorConfig):
+    """The published algorithm: one capture at the target tokens, lifelong normalisation, ridge with lam I."""
+
+    method: str = setting("ultraedit", "editing method")
+    lam: float = setting(1.0, "ridge lambda (> 0 unless a preservation term mu > 0 replaces it)", min=0.0)
+    chunk: int = setting(10, "edits per forward/backward while capturing (0 = whole batch): same rows", min=0)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.lam <= 0 and getattr(self, "mu", 0.0) <= 0:
+            raise EditorError("lam must be > 0")
+
+
+@register("amend")
+@dataclass
+class AmendConfig(UltraEditConfig):
+    """UltraEdit plus what measurably helped on SmolLM2 with real ZsRE edits (editor/README.md)."""
+
+    method: str = setting("amend", "editing method")
+    mu: float = setting(0.0, "weight of the preservation term mu * C0 (C0: general text's key covariance)", min=0.0)
+    steps: int = setting(1, "closed-form steps per batch, each on freshly captured gradients", min=1)
+    nu: float = setting(0.0, "weight of the running sum of earlier edits' k k^T in the ridge (keeps them)", min=0.0)
+    settle: bool = setting(False, "rows of edits already answering their target get a zero shift")
+    preserve_tokens: int = setting(4096, "tokens of general text used for C0", min=0)
+    null_space: float = setting(0.0, "share of general text's key energy the edit must not touch", min=0.0, below=1.0)
+    positions: str = setting(
+        "target",
+        "rows captured: target tokens, + the subject's last token, or all",
+        choices=("target", "subject", "all"),
+    )
+    calibrate: int = setting(0, "calibration edits that seed an empty normaliser", min=0)
+    templates: int = setting(0, "context prefixes each prompt is also edited behind (ROME's templates)", min=0, max=8)
+    margin: float = setting(0.0, "a row settles when each target token leads the runner-up by this many nats", min=0.0)
+    paraphrase_rows: bool = setting(False, "a request's paraphrases are edit rows too (then not unseen wordings)")
+
+
+@register("ft")
+@dataclass
+class FineTuneConfig(EditorConfig):
+    """Plain gradient descent on the same modules (baseline)."""
+
+    method: str = setting("ft", "editing method")
+    steps: int = setting(5, "gradient steps per batch", min=1)
+
+
+# -- defaults per architecture family ---------------------------------------------------------------
 
 
 def _late_pair(n: int) -> list[int]:
@@ -21,15 +199,20 @@ def _late_pair(n: int) -> list[int]:
     return sorted({max(0, n - 3), max(0, n - 2)})
 
 
-def _gptj_layers(n: int) -> list[int]:
+def _last(n: int) -> list[int]:
+    # Measured on GPT-2-shaped models (README): editing the last block's MLP beats earlier or more blocks.
+    return [n - 1]
+
+
+def _gptj(n: int) -> list[int]:
     # The paper's nine GPT-J blocks (18..26 of 28).
     return list(range(max(0, n - 10), max(1, n - 1)))
 
 
-def _amend_llama_layers(n: int) -> list[int]:
-    # Measured on SmolLM2-135M with real ZsRE edits (editor/README.md): five MLP down
-    # projections, every other block from about 53% to 80% of the depth (16, 18, ..., 24 of 30), beat
-    # the paper's gate/up set, two late blocks, earlier blocks (8-16, 4-12) and the later 20-27.
+def _amend_llama(n: int) -> list[int]:
+    # Measured on SmolLM2-135M with real ZsRE edits (editor/README.md): five MLP down projections, every
+    # other block from about 53% to 80% of the depth (16, 18, ..., 24 of 30), beat the paper's gate/up set,
+    # two late blocks, earlier blocks (8-16, 4-12) and the later 20-27.
     return list(range(round(0.53 * n), round(0.8 * n) + 1, 2))
 
 
@@ -45,8 +228,42 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
     return None
 
 
-_LAYERS = {("amend", "llama"): _amend_llama_layers}
-_FAMILY_LAYERS = {"gpt2": _gpt2_layers, "gptj": _gptj_layers}
+# method -> family -> settings. "*" is every family without a row of its own; "llama-small" is the Llama
+# family at the bundled model's width (hidden <= 1024), where the paper's lr 1e-6 (a 7B setting) changes
+# almost nothing and 1e-4..3e-4 is what works (measured). "layers" (blocks by depth n) picks the MLP output
+# projections to edit; without it a method edits the family's "*" layers.
+FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "ultraedit": {
+        "*": {"lr": 1e-6, "lam": 1.0, "layers": _late_pair},
+        "gpt2": {"lr": 3e-3, "layers": _last},
+        "gptj": {"layers": _gptj},
+        "llama-small": {"lr": 1e-4},
+    },
+    "amend": {
+        "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1, "calibrate": 100, "layers": _late_pair},
+        "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True, "layers": _last},
+        "gptj": {"layers": _gptj},
+        "llama": {"steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama},
+        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama},
+    },
+    "ft": {
+        "*": {"lr": 1e-4, "steps": 5, "layers": _late_pair},
+        "gpt2": {"lr": 3e-2, "steps": 10, "layers": _last},
+        "gptj": {"layers": _gptj},
+    },
+}
+
+
+def _family_rows(method: str, loaded: LoadedModel) -> dict[str, Any]:
+    small = loaded.family == "llama" and getattr(loaded.model.config, "hidden_size", 0) <= 1024
+    table = FAMILY_DEFAULTS[method]
+    rows = {**table["*"], **table.get(loaded.family, {})}
+    return {**rows, **table["llama-small"]} if small and "llama-small" in table else rows
+
+
+def family_defaults(method: str, loaded: LoadedModel) -> dict[str, Any]:
+    """The table's settings for the method on this model's family (modules aside)."""
+    return {k: v for k, v in _family_rows(method, loaded).items() if k != "layers"}
 
 
 def default_modules(method: str, loaded: LoadedModel) -> list[str]:
@@ -54,124 +271,5 @@ def default_modules(method: str, loaded: LoadedModel) -> list[str]:
         paper = _paper_modules(loaded)
         if paper is not None:
             return paper
-    layers = _LAYERS.get((method, loaded.family)) or _FAMILY_LAYERS.get(loaded.family, _late_pair)
+    layers = _family_rows(method, loaded)["layers"]
     return [mlp_out_name(loaded.model, i) for i in layers(loaded.num_layers)]
-
-
-def _small(loaded: LoadedModel) -> bool:
-    # The paper's lr (1e-6) is a 7B setting; on SmolLM2-135M it changes almost nothing and 1e-4 to
-    # 3e-4 is what works (measured). Models up to this width take the measured small-model settings.
-    return getattr(loaded.model.config, "hidden_size", 0) <= 1024
-
-
-# method -> family -> settings; "*" applies to families without their own row; "llama-small" is the
-# Llama family at the width of the bundled model (see _small).
-_DEFAULTS: dict[str, dict[str, dict]] = {
-    "ultraedit": {
-        "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1},
-        "gpt2": {"lr": 3e-3},
-        "llama-small": {"lr": 1e-4},
-    },
-    "amend": {
-        "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1, "calibrate": 100},
-        "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True},
-        "llama": {"steps": 4, "mu": 3e3, "settle": True},
-        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True},
-    },
-    "ft": {"*": {"lr": 1e-4, "steps": 5}, "gpt2": {"lr": 3e-2, "steps": 10}},
-}
-
-
-def _as_float(value: object) -> float | None:
-    """A number as a float (None for anything else, bools included, and integers beyond float's range)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
-
-
-@dataclass
-class EditorConfig:
-    method: str = "amend"
-    modules: list[str] = field(default_factory=list)
-    lr: float = 1e-6  # pseudo-value step (ultraedit/amend) or gradient step (ft)
-    lam: float = 1.0  # ridge lambda
-    mu: float = 0.0  # weight of the preservation term mu * C0 (amend only)
-    steps: int = 1  # closed-form steps per batch (amend) or gradient steps (ft)
-    nu: float = 0.0  # amend: weight of the running sum of earlier edits' k k^T in the ridge (keeps them)
-    settle: bool = False  # amend: rows of edits already answering their target get a zero shift
-    chunk: int = 10  # edits per forward/backward while capturing (0 = whole batch): same rows, bounded memory
-    preserve_tokens: int = 4096  # tokens of general text used for C0
-    null_space: float = 0.0  # amend: share of general text's key energy the edit must not touch (0 = off)
-    positions: str = "target"  # rows captured: "target" (scored positions, the paper) or "all" tokens
-    calibrate: int = 0  # amend: calibration edits that seed an empty normaliser (0 = none, the paper)
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        if self.method not in METHODS:
-            raise EditorError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
-        if not isinstance(self.modules, list) or not all(isinstance(m, str) and m for m in self.modules):
-            raise EditorError("modules must be a list of dotted module names")
-        for name in ("lr", "lam", "mu", "nu"):
-            value = getattr(self, name)
-            # JSON stores (PostgreSQL's jsonb) give 1e38 back as the integer 10**38: taken as the float it is.
-            number = _as_float(value)
-            if number is None or not math.isfinite(number) or number < 0:
-                raise EditorError(f"{name} must be a finite number >= 0, got {value!r}")
-            setattr(self, name, number)
-        if self.positions not in ("target", "all"):
-            raise EditorError(f"positions must be 'target' or 'all', got {self.positions!r}")
-        if not 0 <= self.null_space < 1:
-            raise EditorError(f"null_space must be in [0, 1), got {self.null_space!r}")
-        if self.lam <= 0 and self.mu <= 0:
-            raise EditorError("lam must be > 0")
-        for name in ("steps", "chunk", "preserve_tokens", "calibrate"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name == "steps" else 0):
-                raise EditorError(f"{name} must be an integer >= {1 if name == 'steps' else 0}, got {value!r}")
-        if self.method == "ultraedit" and (
-            self.mu != 0
-            or self.nu != 0
-            or self.steps != 1
-            or self.settle
-            or self.calibrate
-            or self.null_space
-            or self.positions != "target"
-        ):
-            raise EditorError(
-                "method ultraedit is the published algorithm: no mu, nu, settle, calibrate or extra steps; use amend"
-            )
-
-    @classmethod
-    def for_model(cls, loaded: LoadedModel, **overrides) -> EditorConfig:
-        """The family's defaults for ``method`` (default amend), then ``overrides`` (None = keep default)."""
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        method = overrides.get("method", "amend")
-        if method not in METHODS:
-            raise EditorError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-        family = "llama-small" if loaded.family == "llama" and _small(loaded) else loaded.family
-        settings = {"method": method, **_DEFAULTS[method]["*"], **_DEFAULTS[method].get(family, {})}
-        if not overrides.get("modules"):
-            settings["modules"] = default_modules(method, loaded)
-        settings.update(overrides)
-        config = cls.from_dict(settings)
-        check_modules(loaded.model, config.modules)
-        return config
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> EditorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise EditorError(f"unknown editor setting(s): {', '.join(unknown)}")
-        values = dict(d)
-        if "modules" in values:
-            values["modules"] = list(values["modules"])
-        return cls(**values)

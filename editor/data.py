@@ -19,18 +19,24 @@ class LocalityProbe:
 
 @dataclass
 class EditRequest:
-    """One fact edit: after it, ``prompt`` should be answered with ``target``."""
+    """One fact edit: after it, ``prompt`` should be answered with ``target``. ``subject`` (optional,
+    a span of the prompt) is whom the fact is about: methods that key edits on it use its last token."""
 
     prompt: str
     target: str
     paraphrases: list[str] = field(default_factory=list)
     locality: list[LocalityProbe] = field(default_factory=list)
+    subject: str | None = None
 
     def check(self, where: str = "edit") -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise EditorError(f"{where}: empty prompt")
         if not isinstance(self.target, str) or not self.target.strip():
             raise EditorError(f"{where}: empty target for prompt {self.prompt[:60]!r}")
+        if self.subject is not None and (
+            not isinstance(self.subject, str) or not self.subject.strip() or self.subject not in self.prompt
+        ):
+            raise EditorError(f"{where}: subject {self.subject!r} does not appear in prompt {self.prompt[:60]!r}")
 
 
 def _text(record: dict, key: str, where: str, *, required: bool) -> str | None:
@@ -47,7 +53,7 @@ def _text(record: dict, key: str, where: str, *, required: bool) -> str | None:
 
 
 def parse_zsre_record(record: object, where: str) -> EditRequest:
-    """One ZsRE record (src, rephrase, alt, loc, loc_ans; answers optional) as an EditRequest."""
+    """One ZsRE record (src, rephrase, alt, loc, loc_ans; answers and subject optional) as an EditRequest."""
     if not isinstance(record, dict):
         raise EditorError(f"{where}: expected a JSON object")
     prompt = _text(record, "src", where, required=True)
@@ -55,11 +61,13 @@ def parse_zsre_record(record: object, where: str) -> EditRequest:
     rephrase = _text(record, "rephrase", where, required=False)
     loc = _text(record, "loc", where, required=False)
     loc_ans = _text(record, "loc_ans", where, required=False)
+    subject = _text(record, "subject", where, required=False)
     request = EditRequest(
         prompt=prompt,
         target=target,
         paraphrases=[rephrase] if rephrase and rephrase.strip() else [],
         locality=[LocalityProbe(loc, loc_ans if loc_ans and loc_ans.strip() else None)] if loc and loc.strip() else [],
+        subject=subject if subject and subject.strip() else None,
     )
     request.check(where)
     return request

@@ -21,6 +21,17 @@ import torch
 from .data import EditRequest, LocalityProbe
 from .forward import scored_logits
 from .generate import greedy_ids, says_target
+from .metrics import (
+    GENERATION_EFFICACY,
+    GENERATION_GENERALIZATION,
+    LOCALITY,
+    LOCALITY_ACCURACY,
+    PERPLEXITY,
+    PERPLEXITY_DRIFT,
+    TOKEN_EFFICACY,
+    TOKEN_GENERALIZATION,
+    TOKEN_RETENTION,
+)
 from .model import LoadedModel
 from .tokens import build_batch, pad_id, prompt_ids, target_ids
 
@@ -227,9 +238,9 @@ def evaluate(
 
     per_request = []
     for i, r in enumerate(requests):
-        item = {"prompt": r.prompt, "target": r.target, "efficacy": efficacy[i]}
+        item = {"prompt": r.prompt, "target": r.target, TOKEN_EFFICACY: efficacy[i]}
         if i in para_scores:
-            item["generalization"] = sum(para_scores[i]) / len(para_scores[i])
+            item[TOKEN_GENERALIZATION] = sum(para_scores[i]) / len(para_scores[i])
         if said is not None:
             item["answer"], item["says_target"] = said[i][0], said[i][1]
             if said[i][2]:
@@ -237,33 +248,33 @@ def evaluate(
                 item["paraphrases_say_target"] = sum(ok for _, ok in said[i][2]) / len(said[i][2])
         agree = [loc_agree[(p.prompt, p.answer)] for p in r.locality if (p.prompt, p.answer) in loc_agree]
         if agree:
-            item["locality"] = sum(agree) / len(agree)
+            item[LOCALITY] = sum(agree) / len(agree)
         per_request.append(item)
 
     if efficacy:
-        metrics["efficacy"] = sum(efficacy) / len(efficacy)
+        metrics[TOKEN_EFFICACY] = sum(efficacy) / len(efficacy)
     if para_scores:
-        metrics["generalization"] = sum(sum(v) / len(v) for v in para_scores.values()) / len(para_scores)
+        metrics[TOKEN_GENERALIZATION] = sum(sum(v) / len(v) for v in para_scores.values()) / len(para_scores)
     if said is not None and requests:
-        metrics["generation_efficacy"] = sum(s[1] for s in said) / len(said)
+        metrics[GENERATION_EFFICACY] = sum(s[1] for s in said) / len(said)
         with_para = [s for s in said if s[2]]
         if with_para:
-            metrics["generation_generalization"] = sum(sum(ok for _, ok in s[2]) / len(s[2]) for s in with_para) / len(
+            metrics[GENERATION_GENERALIZATION] = sum(sum(ok for _, ok in s[2]) / len(s[2]) for s in with_para) / len(
                 with_para
             )
     if loc_agree:
-        metrics["locality"] = sum(loc_agree.values()) / len(loc_agree)
+        metrics[LOCALITY] = sum(loc_agree.values()) / len(loc_agree)
     if loc_acc:
-        metrics["locality_accuracy"] = sum(loc_acc.values()) / len(loc_acc)
+        metrics[LOCALITY_ACCURACY] = sum(loc_acc.values()) / len(loc_acc)
     if retained:
         kept = [target_ids(tok, r.target) for r in retained]
         preds = scored_predictions(
             loaded, [(prompt_ids(tok, r.prompt), t) for r, t in zip(retained, kept, strict=True)]
         )
-        metrics["retention"] = sum(_accuracy(p, t) for p, t in zip(preds, kept, strict=True)) / len(kept)
+        metrics[TOKEN_RETENTION] = sum(_accuracy(p, t) for p, t in zip(preds, kept, strict=True)) / len(kept)
     if fluency_text:
         ppl = perplexity(loaded, fluency_text)
-        metrics["perplexity"] = ppl
+        metrics[PERPLEXITY] = ppl
         if perplexity_before:
-            metrics["perplexity_drift"] = ppl / perplexity_before - 1
+            metrics[PERPLEXITY_DRIFT] = ppl / perplexity_before - 1
     return EvalReport(metrics=metrics, per_request=per_request)

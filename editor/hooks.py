@@ -44,6 +44,13 @@ def scored_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
     return (nll * weights).sum()
 
 
+def _leads(logits: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
+    """(N,) bool: the label's logit beats every other token's by more than ``margin``. logits (N, V)."""
+    picked = logits.gather(1, labels[:, None]).squeeze(1)  # (N,)
+    rival = logits.scatter(1, labels[:, None], float("-inf")).amax(dim=1)  # (N,)
+    return picked - rival > margin
+
+
 @contextmanager
 def weights_require_grad(modules: list[nn.Module]):
     previous = [m.weight.requires_grad for m in modules]
@@ -63,13 +70,15 @@ def capture(
     chunk: int = 0,
     trunk: Trunk | None = None,
     positions: str = "target",
+    margin: float = 0.0,
 ) -> Captured:
     """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
 
     Each edit's loss only depends on its own row, so chunking gives the same rows. ``trunk`` (built
     once per batch) skips the blocks below the lowest edited one; logits exist only where scored.
-    positions: "target" captures the scored positions (the paper); "all" every real token, so the
-    prompt's own tokens (the subject among them) carry the edit too."""
+    positions: "target" captures the scored positions (the paper); "subject" those and the last token
+    of the request's subject (ROME's key: paraphrases share it); "all" every real token.
+    margin: a row is ``done`` when each target token leads the runner-up by this many nats (0: argmax)."""
     modules = [get_module(model, n) for n in names]
     if trunk is None:
         trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask)
@@ -81,9 +90,9 @@ def capture(
     done: list[torch.Tensor] = []
     for start in range(0, size, step):
         rows = slice(start, start + step)
-        part = TeacherForced(*(t[rows] for t in vars(batch).values()))
+        part = batch.rows(rows)
         mask = part.scored
-        rows_at = mask if positions == "target" else part.attention_mask.bool()  # (b, T) rows captured
+        rows_at = {"target": mask, "subject": mask | part.subject, "all": part.attention_mask.bool()}[positions]
         outputs: dict[str, torch.Tensor] = {}
         handles = []
 
@@ -101,7 +110,7 @@ def capture(
                 logits = trunk.logits(rows, mask)  # (n_rows, V)
                 loss = scored_loss(logits, part)
                 hit = torch.ones_like(mask)
-                hit[mask] = logits.detach().argmax(dim=-1) == part.labels[mask]
+                hit[mask] = _leads(logits.detach(), part.labels[mask], margin)
                 done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[rows_at].cpu())  # (n_rows,)
                 outs = [outputs[n] for n in names]
                 out_grads = torch.autograd.grad(loss, outs)

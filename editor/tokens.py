@@ -33,19 +33,30 @@ def target_ids(tokenizer, target: str) -> list[int]:
 class TeacherForced:
     """A right-padded batch. input_ids/attention_mask: (B, T); scored: (B, T) bool where the
     logits predict a target token; labels: (B, T) the token each scored position must predict
-    (-100 elsewhere)."""
+    (-100 elsewhere); subject: (B, T) bool at the last token of the request's subject (none set
+    where a row has no subject)."""
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     scored: torch.Tensor
     labels: torch.Tensor
+    subject: torch.Tensor
 
     def to(self, device: torch.device) -> TeacherForced:
-        return TeacherForced(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.scored, self.labels)))
+        return TeacherForced(*(t.to(device) for t in vars(self).values()))
+
+    def rows(self, rows: slice) -> TeacherForced:
+        return TeacherForced(*(t[rows] for t in vars(self).values()))
 
 
-def build_batch(pairs: list[tuple[list[int], list[int]]], context_length: int, pad_id: int) -> TeacherForced:
-    """Pairs of (prompt ids, continuation ids) to one right-padded teacher-forced batch."""
+def build_batch(
+    pairs: list[tuple[list[int], list[int]]],
+    context_length: int,
+    pad_id: int,
+    subject_at: list[int | None] | None = None,
+) -> TeacherForced:
+    """Pairs of (prompt ids, continuation ids) to one right-padded teacher-forced batch;
+    ``subject_at``: per pair, the index of its subject's last token in the prompt (or None)."""
     rows = []
     for p, c in pairs:
         if not p:
@@ -66,7 +77,11 @@ def build_batch(pairs: list[tuple[list[int], list[int]]], context_length: int, p
         attention[i, : len(ids)] = 1
         if c:
             labels[i, len(p) - 1 : len(p) + len(c) - 1] = torch.tensor(c)
-    return TeacherForced(input_ids, attention, labels != -100, labels)
+    subject = torch.zeros((n, width), dtype=torch.bool)
+    for i, at in enumerate(subject_at or []):
+        if at is not None:
+            subject[i, at] = True
+    return TeacherForced(input_ids, attention, labels != -100, labels, subject)
 
 
 def pad_id(tokenizer) -> int:
@@ -77,6 +92,26 @@ def pad_id(tokenizer) -> int:
     return 0
 
 
-def edit_batch(tokenizer, prompts: list[str], targets: list[str], context_length: int) -> TeacherForced:
+def subject_position(tokenizer, prompt: str, subject: str) -> int:
+    """Index of the token that ends the subject's last occurrence in the prompt (ROME's key position)."""
+    end = prompt.rfind(subject)
+    if not subject or end < 0:
+        raise EditorError(f"subject {subject!r} does not appear in the prompt {prompt[:60]!r}")
+    end += len(subject)
+    offsets = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True)["offset_mapping"]
+    # The last token that starts inside the subject; special tokens have empty (0, 0) spans.
+    return max(i for i, (a, b) in enumerate(offsets) if a < end and b > a)
+
+
+def edit_batch(
+    tokenizer,
+    prompts: list[str],
+    targets: list[str],
+    context_length: int,
+    subjects: list[str | None] | None = None,
+) -> TeacherForced:
     pairs = [(prompt_ids(tokenizer, p), target_ids(tokenizer, t)) for p, t in zip(prompts, targets, strict=True)]
-    return build_batch(pairs, context_length, pad_id(tokenizer))
+    at = None
+    if subjects is not None:
+        at = [None if s is None else subject_position(tokenizer, p, s) for p, s in zip(prompts, subjects, strict=True)]
+    return build_batch(pairs, context_length, pad_id(tokenizer), at)

@@ -28,4 +28,3 @@ def test_the_edits_that_overflow_are_blamed_and_the_model_is_left_as_it_was(llam
     assert non_finite_culprits(llama, config, Normalizer(), requests) == [0, 2, 3]
     after = weights(llama, config)
     assert all(torch.equal(before[name], after[name]) for name in before), "the model ends as it began"
-
