@@ -33,10 +33,19 @@ def sample_seed(change_set: ChangeSet) -> int:
 
 
 def sample_ids(change_set: ChangeSet) -> list[int]:
-    """K rows in play (K = the line's review_sample_size) drawn with the revision's seed, in file order."""
+    """K rows in play (K = the line's review_sample_size) drawn with the revision's seed, in file order.
+
+    A resubmitted set is sampled among the rows its earlier reviews were not shown, while enough remain:
+    a new revision shows reviewers new rows by construction, not by the luck of a new seed."""
     ids = list(rows_in_play(change_set).order_by("pk").values_list("pk", flat=True))
     size = min(change_set.model_line.review_sample_size, len(ids))
-    return sorted(random.Random(sample_seed(change_set)).sample(ids, size))
+    shown_before = {
+        pk
+        for shown in change_set.reviews.filter(revision__lt=change_set.revision).values_list("sample", flat=True)
+        for pk in shown
+    }
+    unseen = [pk for pk in ids if pk not in shown_before]
+    return sorted(random.Random(sample_seed(change_set)).sample(unseen if len(unseen) >= size else ids, size))
 
 
 @dataclass(frozen=True)
