@@ -165,9 +165,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Redis when REDIS_CACHE_URL is set; while it is unreachable each process falls back to its own memory (logged):
+# throttles count per process then, and no request fails on it (amend/cache.py).
+AMEND_CACHE_TIMEOUT_SECONDS = float(os.environ.get("AMEND_CACHE_TIMEOUT_SECONDS", "1"))
+AMEND_CACHE_RETRY_SECONDS = float(os.environ.get("AMEND_CACHE_RETRY_SECONDS", "5"))
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_CACHE_URL"]}
+        {
+            "BACKEND": "amend.cache.FallbackRedisCache",
+            "LOCATION": os.environ["REDIS_CACHE_URL"],
+            "OPTIONS": {
+                "socket_connect_timeout": AMEND_CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": AMEND_CACHE_TIMEOUT_SECONDS,
+            },
+        }
         if os.environ.get("REDIS_CACHE_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -208,6 +219,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"workers.gpu.*": {"queue": "gpu"}}
 CELERY_TASK_ALWAYS_EAGER = False
+# Nothing reads task results (the database holds every outcome): not storing them keeps a Redis outage from
+# stalling a worker's finished task, and a publish from waiting on the result backend's retries (~20 s).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "cut-due-batches": {
         "task": "workers.batching.cut_due_batches",

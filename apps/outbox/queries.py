@@ -2,6 +2,9 @@
 
 from apps.outbox.models import OutboxMessage, OutboxState
 
+# What a user is told when a decision committed but its task could not be handed to the broker yet.
+BROKER_UNREACHABLE = "queued, the broker is unreachable: it is sent as soon as the broker answers"
+
 
 def latest(subject: str, task: str | None = None) -> OutboxMessage | None:
     """The newest message about `subject` (of `task`, if given)."""
@@ -25,6 +28,7 @@ def dispatch_status(subject: str) -> dict | None:
     shown = waiting or messages[-1]
     return {
         "waiting_for_broker": waiting is not None,
+        "note": BROKER_UNREACHABLE if waiting is not None and waiting.last_error else "",
         "since": shown.created_at,
         "attempts": shown.attempts,
         "last_error": shown.last_error,

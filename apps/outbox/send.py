@@ -33,7 +33,9 @@ def enqueue(task: str, *args: object, subject: str = "") -> OutboxMessage:
 
 def _publish(message: OutboxMessage) -> None:
     # No kombu retry loops (neither connecting nor publishing): the outbox is the retry, and a web request
-    # must not wait seconds for a dead broker (measured: ~0.5 s with these, 6-20 s without).
+    # must not wait seconds for a dead broker (measured: ~0.5 s with these, 6-20 s without). ignore_result:
+    # otherwise Celery subscribes to the task's result in Redis before publishing, retrying for ~20 s when
+    # Redis is down (issue 16: release-now took 19.5 s); nothing reads task results.
     with current_app.connection_for_write() as conn:
         conn.transport_options = {**conn.transport_options, "max_retries": 0}
         current_app.send_task(
@@ -42,6 +44,7 @@ def _publish(message: OutboxMessage) -> None:
             queue=message.queue,
             task_id=str(message.task_id),
             retry=False,
+            ignore_result=True,
             connection=conn,
         )
 

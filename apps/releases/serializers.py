@@ -63,6 +63,7 @@ class BatchFactSerializer(serializers.ModelSerializer):
 
 class DispatchSerializer(serializers.Serializer):
     waiting_for_broker = serializers.BooleanField(help_text="the broker has not taken its task yet")
+    note = serializers.CharField(allow_blank=True, help_text='"queued, the broker is unreachable..." or empty')
     since = serializers.DateTimeField()
     attempts = serializers.IntegerField()
     last_error = serializers.CharField(allow_blank=True)

@@ -18,6 +18,7 @@ from apps.accounts.ui import any_role_required, role_required
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
+from apps.outbox.queries import BROKER_UNREACHABLE, waiting_for_broker
 from apps.releases import actions
 from apps.releases.links import mlflow_page_url
 from apps.releases.models import Batch, ModelVersion, Probe, ProbeState
@@ -148,6 +149,8 @@ def release_now(request: HttpRequest, name: str) -> HttpResponse:
     def release(reason: str) -> tuple[str, str]:
         batch = actions.release_now(request.user, line)
         done = f"Batch {batch.pk} cut with {len(batch.fact_ids)} facts; a worker applies it."
+        if waiting_for_broker(f"batch:{batch.pk}") is not None:
+            done = f"Batch {batch.pk} cut with {len(batch.fact_ids)} facts: {BROKER_UNREACHABLE}."
         return done, reverse("release_batch", args=[batch.pk])
 
     return _confirm_page(request, context, release)
