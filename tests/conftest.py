@@ -1,6 +1,7 @@
-"""Shared fixtures: one user per role, a model line, fact helpers and API clients.
+"""Shared fixtures: one user per role, a model line, fact helpers, web and API clients.
 
-Other parts' tests reuse these; keep them small and their names plain.
+Other parts' tests reuse these; keep them small and their names plain. The heavier shared fixtures
+(the real model, MLflow store and Celery workers; headless Chromium) are plugins under tests/fixtures.
 """
 
 import os
@@ -12,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -21,6 +23,8 @@ from apps.facts.actions import create_fact
 from apps.facts.models import FactEdit
 from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
+
+pytest_plugins = ["tests.fixtures.pipeline", "tests.fixtures.browser"]
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -129,6 +133,38 @@ def auditor(make_user):
 def nobody(make_user):
     """Signed in, but holding no role."""
     return make_user("nora")
+
+
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser(username="sue", password=PASSWORD)
+
+
+@pytest.fixture
+def users(curator, reviewer, operator, auditor, nobody, superuser) -> dict[str, object | None]:
+    """Every kind of visitor the UI knows, by name; "anonymous" is not signed in."""
+    return {
+        "anonymous": None,
+        "nobody": nobody,
+        "curator": curator,
+        "reviewer": reviewer,
+        "operator": operator,
+        "auditor": auditor,
+        "superuser": superuser,
+    }
+
+
+@pytest.fixture
+def client_for(db) -> Callable[[object | None], Client]:
+    """client_for(user) -> a browser-like client signed in as user (None: anonymous)."""
+
+    def make(user=None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from apps.releases import actions
 from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
 from apps.releases.progress import report_stage
+from apps.releases.queries import applied_fact_ids
 from apps.releases.records import BuiltVersion
 from mlops import tracking
 from workers import lineage
@@ -151,7 +152,7 @@ def gather(
 ) -> BuildInputs:
     fact_ids = [fact_id for _, ids in segments for fact_id in ids]
     facts = FactEdit.objects.in_bulk(fact_ids)
-    retained_ids = retention_sample(start.applied_fact_ids(), seed=batch.pk)
+    retained_ids = retention_sample(applied_fact_ids(start), seed=batch.pk)
     retained_facts = FactEdit.objects.in_bulk(retained_ids)
     requests = [_edit_request(facts[fact_id]) for fact_id in fact_ids]
     probes = _line_probes(line)

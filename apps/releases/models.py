@@ -132,12 +132,6 @@ class ModelVersion(models.Model):
     def label(self) -> str:
         return f"v{self.number}"
 
-    def applied_fact_ids(self) -> list[int]:
-        """Every fact whose edit this version's weights hold, in application order (one query)."""
-        from apps.releases.queries import applied_fact_ids  # queries reads these models: import it late
-
-        return applied_fact_ids(self)
-
 
 class VersionFactResult(models.Model):
     """One fact's evaluation in one version (FactEdit.results holds the latest)."""

@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 
 from apps.audit.signing import generate_private_pem, load_private_key, public_pem
-from tests.pipeline.conftest import _mlflow_template, mlflow_store  # noqa: F401 - fixtures reused as they are
 
 
 @pytest.fixture
-def signing_key(settings, tmp_path: Path, mlflow_store) -> dict:  # noqa: F811
+def signing_key(settings, tmp_path: Path, mlflow_store) -> dict:
     """A fresh Ed25519 key in settings, checkpoints to tmp_path/checkpoints and to the test's MLflow store."""
     private = generate_private_pem()
     public = public_pem(load_private_key(private))

@@ -3,7 +3,7 @@
 from apps.facts.models import FactEdit
 from apps.releases import actions
 from apps.releases.models import Batch
-from tests.pipeline.conftest import purge_queues
+from tests.fixtures.pipeline import purge_queues
 
 
 def released(line, approve, operator, count: int = 4) -> tuple[Batch, list[int]]:

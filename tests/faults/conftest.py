@@ -21,18 +21,6 @@ import pytest
 from celery import current_app
 from django.db import connection
 
-from tests.pipeline.conftest import (  # noqa: F401 - fixtures reused as they are
-    _mlflow_template,
-    approve_edits,
-    base_model,
-    edits,
-    mlflow_store,
-    open_gates,
-    pipeline_line,
-    wait,
-    workers,
-)
-
 
 def point_broker_at(url: str) -> None:
     """Where this process publishes (Celery resolved broker_write_url at start: set both)."""
@@ -225,7 +213,7 @@ class SmallDisk:
 
 
 @pytest.fixture
-def small_artifact_disk(mlflow_store) -> Iterator[SmallDisk]:  # noqa: F811 - the fixture imported above
+def small_artifact_disk(mlflow_store) -> Iterator[SmallDisk]:
     """The MLflow store's artifact root on a 64 MiB tmpfs of its own (mounting needs root, as in CI)."""
     path = mlflow_store.artifacts
     path.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from apps.modellines.actions import update_model_line
 from apps.releases import actions
 from apps.releases.models import Batch, BatchState, ModelVersion, VersionState
 from tests.faults.batches import active_runs, released, states
-from tests.pipeline.conftest import purge_queues
+from tests.fixtures.pipeline import purge_queues
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 

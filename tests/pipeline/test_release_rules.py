@@ -13,7 +13,7 @@ from apps.facts.models import FactEdit, FactState
 from apps.modellines.actions import update_model_line
 from apps.releases import actions, gates
 from apps.releases.models import Batch, BatchState, BatchTrigger, ImmutableFieldError, ModelVersion, ProbeState
-from apps.releases.queries import ancestry
+from apps.releases.queries import ancestry, applied_fact_ids
 from apps.releases.records import BuiltVersion
 from mlops.tracking import TrackedVersion
 from workers import gpu
@@ -181,7 +181,7 @@ def test_promote_hold_rollback_and_revert_keep_every_version_and_fact_in_step(
     v3 = _record(operator, model_line, v2, [third.pk], "c")
     with django_assert_num_queries(1):
         assert [v.number for v in ancestry(v3)] == [0, 1, 2, 3]
-    assert v3.applied_fact_ids() == [first.pk, kept.pk, second.pk, third.pk]
+    assert applied_fact_ids(v3) == [first.pk, kept.pk, second.pk, third.pk]
 
     actions.hold(operator, v2, "looks wrong")
     assert _states(v2, v3, second, third) == ["held", "held", "held", "held"]

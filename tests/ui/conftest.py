@@ -1,51 +1,11 @@
-"""Fixtures for the web UI tests: a small world of facts on one model line, and signed-in clients."""
+"""Fixtures for the web UI tests: a small world of facts on one model line, and a line's release history."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
-
-# The story on the real model (test_real_model_story.py) drives Chromium against real Celery workers:
-# the browser fixtures of test_browser.py and the pipeline's model, MLflow and worker fixtures.
-from tests.pipeline.conftest import _mlflow_template, base_model, mlflow_store, wait, workers  # noqa: F401
-from tests.ui.test_browser import browser, page  # noqa: F401
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser(username="sue", password="correct-horse-battery-staple")
-
-
-@pytest.fixture
-def users(curator, reviewer, operator, auditor, nobody, superuser) -> dict[str, object | None]:
-    """Every kind of visitor the UI knows, by name; "anonymous" is not signed in."""
-    return {
-        "anonymous": None,
-        "nobody": nobody,
-        "curator": curator,
-        "reviewer": reviewer,
-        "operator": operator,
-        "auditor": auditor,
-        "superuser": superuser,
-    }
-
-
-@pytest.fixture
-def client_for(db) -> Callable[[object | None], Client]:
-    """client_for(user) -> a browser-like client signed in as user (None: anonymous)."""
-
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
 
 
 @dataclass

@@ -6,7 +6,6 @@ as PNG files for the README.
 """
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,52 +14,9 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.facts.models import FactEdit, FactState
+from tests.fixtures.browser import BROWSER, labelled, sign_in, sign_out
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
-# itself (fixtures, assertions) are still plain synchronous calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "correct-horse-battery-staple"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/ensure-chromium)",
-    ),
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    # Generous: the shared CI machine can be slow, and a timeout only ever costs time on failure.
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+pytestmark = BROWSER
 
 
 @pytest.fixture
@@ -78,24 +34,6 @@ def screenshot(tmp_path) -> Iterator[object]:
         return path
 
     return take
-
-
-def labelled(text: str) -> re.Pattern:
-    """A field's label, whole: required fields end in an asterisk that screen readers skip."""
-    return re.compile(rf"^{re.escape(text)}\*?$")
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name=f"Hello, {username}").wait_for()
-
-
-def sign_out(page) -> None:
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_role("heading", name="Sign in to Amend").wait_for()
 
 
 @pytest.fixture

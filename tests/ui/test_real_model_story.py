@@ -11,15 +11,10 @@ import pytest
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.actions import create_model_line
 from apps.releases.models import ModelVersion, Probe, Promotion, VersionState
-from tests.pipeline.conftest import LENIENT_GATES
-from tests.ui.test_browser import CHROMIUM, labelled, sign_in, sign_out
+from tests.fixtures.browser import BROWSER, labelled, sign_in, sign_out
+from tests.fixtures.pipeline import LENIENT_GATES
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.pipeline,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/ensure-chromium)"),
-]
+pytestmark = [*BROWSER, pytest.mark.pipeline, pytest.mark.slow]
 
 FRANCE = "The capital of France is"
 GERMANY = "The capital of Germany is"

@@ -4,7 +4,9 @@ and the MLflow link reachable (issue 10, item 15)."""
 
 import pytest
 
-from tests.ui.test_browser import CHROMIUM, pytestmark, sign_in  # noqa: F401 - the browser tests' skip and marks
+from tests.fixtures.browser import BROWSER, sign_in
+
+pytestmark = BROWSER
 
 # What the table shows when it is laid out: its width against its card's, and the MLflow cell's edges.
 MEASURE = """() => {

@@ -1,5 +1,7 @@
 """`manage.py seed_demo`: for local use only, one demo user per role and a demo model line.
 
+It lives with the model lines, the highest app it writes to (users and roles are below them).
+
 Passwords are random and printed once per run (a re-run gives new ones). Refuses to run
 unless DEBUG is on or --force is given, so it never seeds a production database by accident.
 """
