@@ -351,11 +351,16 @@ if not DEBUG and len(AMEND_AUDIT_HMAC_KEY) < 32:
     )
 # API tokens are stored as hashes (apps.accounts.models.ApiToken), not in DRF's plain-text authtoken table.
 AMEND_TOKEN_DAYS = int(os.environ.get("AMEND_TOKEN_DAYS", "30"))
-# Sign-in attempts are counted per client address (sign_in) and per user name (sign_in_user), on the API and
-# the sign-in page. The address is that of the client as the last of NUM_PROXIES trusted proxies saw it:
-# with 0 (no proxy) X-Forwarded-For is ignored, so a client cannot choose its own address.
+# Sign-in attempts are limited per client address (AMEND_SIGN_IN_THROTTLE, every attempt counts) and per
+# (user name, address) pair with backoff: after AMEND_SIGN_IN_FREE_FAILURES wrong passwords the pair waits
+# AMEND_SIGN_IN_BACKOFF_SECONDS, doubling with each further failure up to AMEND_SIGN_IN_BACKOFF_MAX_SECONDS; a
+# success clears it. Never per user name alone: a stranger must not be able to lock the real user out (issue 16).
+# The address is that of the client as the last of NUM_PROXIES trusted proxies saw it: with 0 (no proxy)
+# X-Forwarded-For is ignored, so a client cannot choose its own address.
 REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("AMEND_NUM_PROXIES", "0"))
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["sign_in_user"] = os.environ.get("AMEND_SIGN_IN_USER_THROTTLE", "20/hour")
+AMEND_SIGN_IN_FREE_FAILURES = int(os.environ.get("AMEND_SIGN_IN_FREE_FAILURES", "5"))
+AMEND_SIGN_IN_BACKOFF_SECONDS = float(os.environ.get("AMEND_SIGN_IN_BACKOFF_SECONDS", "1"))
+AMEND_SIGN_IN_BACKOFF_MAX_SECONDS = float(os.environ.get("AMEND_SIGN_IN_BACKOFF_MAX_SECONDS", "900"))
 # HTTPS (AMEND_HTTPS=1, on in docker/; ignored in debug mode): secure cookies, redirect http to https, HSTS.
 # Behind a proxy that terminates TLS, AMEND_PROXY_SSL_HEADER names the header it sets to "https"
 # (e.g. X-Forwarded-Proto); only set it when that proxy overwrites the header clients send.

@@ -28,7 +28,7 @@ from apps.accounts.serializers import (
     SignInSerializer,
     TokenSerializer,
 )
-from apps.accounts.throttling import sign_in_wait
+from apps.accounts.throttling import sign_in_failed, sign_in_succeeded, sign_in_wait
 from apps.core.api import REFUSALS, WriteThrottle
 
 
@@ -48,7 +48,7 @@ def _live_tokens(user) -> QuerySet[ApiToken]:
 
 
 class SignInThrottle(BaseThrottle):
-    """Password attempts on the API, limited per client address and per user name
+    """Password attempts on the API, limited per client address and per (user name, address) with backoff
     (apps.accounts.throttling, shared with the sign-in page)."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
@@ -72,7 +72,7 @@ class SignInTokenView(APIView):
         responses={
             200: TokenSerializer,
             400: OpenApiResponse(description="wrong username or password"),
-            429: OpenApiResponse(description="too many attempts from this address or for this user name"),
+            429: OpenApiResponse(description="too many attempts from this address, or for this user name from it"),
         },
     )
     def post(self, request: Request) -> Response:
@@ -81,7 +81,9 @@ class SignInTokenView(APIView):
         data = form.validated_data
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
+            sign_in_failed(request, data["username"])
             return Response({"non_field_errors": ["wrong username or password"]}, status=status.HTTP_400_BAD_REQUEST)
+        sign_in_succeeded(request, data["username"])
         return Response(_issued_body(actions.issue_token(user, name=data["name"] or "sign-in")))
 
 

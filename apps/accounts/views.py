@@ -1,4 +1,4 @@
-"""Sign-in (throttled per address and per user name), sign-out and the page of a user's API tokens."""
+"""Sign-in (throttled per address and per user name and address, with backoff), sign-out, a user's API tokens."""
 
 import math
 
@@ -13,19 +13,26 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import actions
 from apps.accounts.models import ApiToken
-from apps.accounts.throttling import sign_in_wait
+from apps.accounts.throttling import sign_in_failed, sign_in_succeeded, sign_in_wait
 from apps.accounts.ui import role_required
 
 
 class SignInForm(AuthenticationForm):
     def clean(self) -> dict:
         # Before the password is checked: a refused attempt must not tell a guesser whether it was right.
-        wait = sign_in_wait(self.request, self.data.get("username"))
+        username = self.data.get("username")
+        wait = sign_in_wait(self.request, username)
         if wait is not None:
             raise ValidationError(
                 f"Too many sign-in attempts. Try again in {math.ceil(wait)} seconds.", code="throttled"
             )
-        return super().clean()
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            sign_in_failed(self.request, username)
+            raise
+        sign_in_succeeded(self.request, username)
+        return cleaned
 
 
 class SignInView(auth_views.LoginView):
