@@ -3,6 +3,7 @@
 from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 
 
 class Role(StrEnum):
@@ -23,6 +24,13 @@ def has_role(user: AbstractBaseUser | AnonymousUser | None, role: Role) -> bool:
         names = set(user.groups.values_list("name", flat=True))
         user._amend_role_names = names
     return role.value in names
+
+
+def require_role(user: AbstractBaseUser | AnonymousUser | None, role: Role, what: str) -> None:
+    """The one role check of every write: PermissionDenied (HTTP 403) "only a curator may submit facts"."""
+    if not has_role(user, role):
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise PermissionDenied(f"only {article} {role.value} may {what}")
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser | None) -> list[Role]:

@@ -116,11 +116,6 @@ def offered_actions(user: User, fact: FactEdit, *, has_conflicts: bool) -> dict[
     }
 
 
-def require_role(user: User, role: Role, what: str) -> None:
-    if not has_role(user, role):
-        raise PermissionDenied(f"only a {role.value} may {what}")
-
-
 def require_curator_of(user: User, fact: FactEdit, what: str) -> None:
     if not acts_as_curator_of(user, fact):
         raise PermissionDenied(f"only the curator who submitted the fact may {what}")

@@ -4,19 +4,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.roles import Role, has_role
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.text import clean_locality_probes, clean_text
 from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 from apps.modellines.structure import check_line_model
-
-
-def _require_operator(actor: AbstractBaseUser | None) -> None:
-    if not has_role(actor, Role.OPERATOR):
-        raise PermissionDenied("only an operator may create or change model lines")
 
 
 def _plain_json(field: str, value: Any, depth: int = 0) -> None:
@@ -71,7 +66,7 @@ def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLin
     """An operator creates a line. Refused: PermissionDenied for other roles; ValidationError by field for
     bad settings, among them a base model that is not a causal LM (base_model), modules that do not
     exist or are not Linear (edited_modules), settings the editor refuses (editor_settings)."""
-    _require_operator(actor)
+    require_role(actor, Role.OPERATOR, "create or change model lines")
     line = ModelLine(created_by=actor)
     _apply(line, fields)
     line.save()
@@ -82,7 +77,7 @@ def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLin
 @transaction.atomic
 def update_model_line(actor: AbstractBaseUser | None, line: ModelLine, **fields: Any) -> ModelLine:
     """An operator changes a line; refused as create_model_line refuses, and then nothing changes."""
-    _require_operator(actor)
+    require_role(actor, Role.OPERATOR, "create or change model lines")
     current = ModelLine.objects.select_for_update().get(pk=line.pk)
     before = current.audit_snapshot()
     _apply(current, fields)

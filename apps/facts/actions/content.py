@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.roles import Role
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts import permissions
@@ -126,7 +126,7 @@ def create_fact_with_conflicts(
 
     Returns the fact with the live facts it conflicts with (the API shows them in its answer).
     """
-    permissions.require_role(actor, Role.CURATOR, "submit facts")
+    require_role(actor, Role.CURATOR, "submit facts")
     fields = {
         "prompt": prompt,
         "target": target,

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from apps.accounts.roles import Role
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts import permissions
@@ -39,7 +39,7 @@ def _refuse_blocked_approval(actor: User, fact: FactEdit) -> None:
 
 def clean_review(actor: User, what: str, decision: str, comment: str) -> str:
     """A reviewer's decision and comment, checked: the role (403), a known decision and a comment (400)."""
-    permissions.require_role(actor, Role.REVIEWER, f"review {what}")
+    require_role(actor, Role.REVIEWER, f"review {what}")
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": f"must be one of {', '.join(ReviewDecision.values)}"})
     return clean_text("comment", comment, max_length=MAX_RATIONALE, multiline=True)

@@ -5,6 +5,7 @@ from collections.abc import Collection
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
@@ -16,7 +17,6 @@ from apps.releases.actions.common import (
     facts_content_hash,
     locked_line,
     person,
-    require_operator,
 )
 from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 
@@ -57,7 +57,7 @@ def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Bat
 
 def release_now(actor: User, model_line: ModelLine) -> Batch:
     """An operator cuts a batch without waiting for its size or its maximum wait."""
-    require_operator(actor, "release a batch now")
+    require_role(actor, Role.OPERATOR, "release a batch now")
     batch = cut_batch(actor, model_line, trigger=BatchTrigger.RELEASE_NOW)
     if batch is None:
         raise TransitionError(f"model line {model_line.name} has no approved facts waiting for a batch")

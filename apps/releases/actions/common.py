@@ -5,9 +5,9 @@ import json
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 
-from apps.accounts.roles import Role, has_role
+from apps.accounts.roles import Role, require_role
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.outbox.send import enqueue
@@ -16,14 +16,9 @@ from apps.releases.models import ModelVersion
 User = AbstractBaseUser
 
 
-def require_operator(actor: User | None, what: str) -> None:
-    if not has_role(actor, Role.OPERATOR):
-        raise PermissionDenied(f"only an operator may {what}")
-
-
 def operator_reason(actor: User | None, what: str, reason: str, why: str) -> str:
     """An operator's decision must say why: checks the role and returns the trimmed reason."""
-    require_operator(actor, what)
+    require_role(actor, Role.OPERATOR, what)
     if not reason.strip():
         raise ValidationError({"reason": f"say why {why}"})
     return reason.strip()

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.models import FactState
@@ -22,7 +23,7 @@ from apps.outbox.models import OutboxMessage, OutboxState
 from apps.outbox.queries import latest
 from apps.outbox.send import cancel_pending
 from apps.releases.actions.batches import fail_batch
-from apps.releases.actions.common import User, dispatch, operator_reason, require_operator
+from apps.releases.actions.common import User, dispatch, operator_reason
 from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState
 
@@ -49,7 +50,7 @@ def resend_batch(actor: User, batch: Batch) -> Batch:
 
     Refused (409) once a worker has started it or when it is no longer pending.
     """
-    require_operator(actor, "re-send a batch")
+    require_role(actor, Role.OPERATOR, "re-send a batch")
     batch = _untouched(batch.pk, "re-send")
     cancel_pending(_subject(batch))
     dispatch(APPLY, batch.pk)

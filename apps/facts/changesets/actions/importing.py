@@ -18,9 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.roles import Role
+from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
-from apps.facts import permissions
 from apps.facts.actions.state import User, move_many
 from apps.facts.changesets.files import FORMATS, iter_rows, read_text
 from apps.facts.changesets.rows import Row, chunks, import_rows
@@ -53,7 +52,7 @@ def start_import(
     command). Refused (400): an unknown format, a file over the size limit, not UTF-8 text, a CSV
     without prompt and target columns, a file without a single row.
     """
-    permissions.require_role(actor, Role.CURATOR, "import facts")
+    require_role(actor, Role.CURATOR, "import facts")
     if fmt not in FORMATS:
         raise ValidationError({"format": f"must be one of {', '.join(FORMATS)}"})
     rationale = clean_text("rationale", rationale, max_length=MAX_RATIONALE, required=False, multiline=True)
