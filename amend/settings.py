@@ -238,13 +238,13 @@ AMEND_MLFLOW_MAX_RETRIES = int(os.environ.get("AMEND_MLFLOW_MAX_RETRIES", "10"))
 # Quick tries of each MLflow call inside a task before the task itself retries.
 AMEND_MLFLOW_ATTEMPTS = int(os.environ.get("AMEND_MLFLOW_ATTEMPTS", "3"))
 AMEND_MLFLOW_BACKOFF_SECONDS = float(os.environ.get("AMEND_MLFLOW_BACKOFF_SECONDS", "0.5"))
-# Retention is measured on every earlier fact of the lineage, or a seeded sample of this size above it.
-AMEND_RETENTION_SAMPLE = int(os.environ.get("AMEND_RETENTION_SAMPLE", "200"))
 # Greedy answers before and after the edit, for the facts' pages (first N facts of a batch).
 AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
 # Where a worker keeps deltas and normaliser states it has written or downloaded.
 AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 # Model lines whose model a worker keeps loaded at once (least recently used out).
+    # Lines with a full_check_interval get their check when it is due (the interval itself is the line's).
+    "schedule-full-checks": {"task": "workers.batching.schedule_full_checks", "schedule": 60.0},
 AMEND_WORKER_MAX_LINES = int(os.environ.get("AMEND_WORKER_MAX_LINES", "2"))
 # A version stores a dense snapshot of its edited modules once the deltas since the nearest snapshot
 # hold this many rank-1 terms: a rebuild then adds fewer (workers/lineage.py; figures: bench lineage).

@@ -314,6 +314,16 @@ def log_checkpoint(run_id: str, directory: Path) -> str:
     return with_backoff("checkpoint upload", run)
 
 
+def log_report(run_id: str, name: str, report: dict[str, Any]) -> str:
+    """Store a JSON report in a version's run, under reports/<name>; returns its runs:/ URI."""
+
+    def run() -> str:
+        client().log_dict(run_id, report, f"reports/{name}")
+        return f"runs:/{run_id}/reports/{name}"
+
+    return with_backoff("report upload", run)
+
+
 def fetch_artifact(uri: str, cache_dir: Path) -> Path:
     """A local copy of `runs:/<run>/<path>`: from the worker's cache, else downloaded from MLflow."""
     if not uri.startswith("runs:/"):

@@ -22,6 +22,12 @@ def cut_due_batches() -> list[int]:
     return [batch.pk for batch in actions.cut_due_batches()]
 
 
+@shared_task(name="workers.batching.schedule_full_checks")
+def schedule_full_checks() -> list[int]:
+    """Beat: a full check of every line whose `full_check_interval` has passed since its last one."""
+    return [check.pk for check in actions.schedule_due_checks()]
+
+
 @shared_task(name="workers.batching.promote_version")
 def promote_version(version_id: int) -> dict:
     """Promote a candidate that met every gate (a no-op if an operator acted on it meanwhile)."""

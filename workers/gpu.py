@@ -1,4 +1,4 @@
-"""Tasks on the `gpu` queue: apply a batch, export a promoted checkpoint, answer a probe.
+"""Tasks on the `gpu` queue: apply a batch, export a promoted checkpoint, answer a probe, check a line.
 
 A GPU worker runs with prefetch 1 and late acknowledgement: a task whose process died goes back
 to the queue. Deliveries are counted in the database, so a batch that keeps killing its worker
@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connections
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.releases import actions
-from apps.releases.models import Batch, BatchState, ModelVersion, Probe, ProbeState
+from apps.releases.models import Batch, BatchState, CheckState, FactCheck, ModelVersion, Probe, ProbeState
 from mlops import tracking
 
 log = logging.getLogger(__name__)
@@ -226,3 +226,62 @@ def probe_line(line_id: int, prompt: str, max_new_tokens: int, user_id: int) -> 
         return {"line": line_id, "error": error}
     probe = actions.request_line_probe(user, line, prompt, max_new_tokens)
     return {"line": line_id, "probe": probe.pk if probe else None}
+
+
+@shared_task(bind=True, name="workers.gpu.check_line", max_retries=None, **GPU_TASK)
+def check_line(self, check_id: int) -> dict:
+    """A full check: ask the production version every applied fact of its line (batched greedy decodes,
+    progress in the database), store the dated report in the version's MLflow run and record it."""
+    from editor import EditorError
+    from workers import lineage
+    from workers.asking import facts_that_took, still_said
+
+    check = FactCheck.objects.select_related("model_line", "version").filter(pk=check_id).first()
+    if check is None or check.state != CheckState.RUNNING:
+        return {"check": check_id, "skipped": "not running"}
+    version = check.version
+    facts = facts_that_took(version, [FactState.APPLIED, FactState.REGRESSED])
+    actions.report_check_progress(check.pk, 0, len(facts))
+    try:
+        model = lineage.line_model(check.model_line)
+        lineage.hold_version(model, version)
+        said = still_said(model.loaded, facts, lambda done: actions.report_check_progress(check.pk, done, len(facts)))
+        results = [_check_row(fact, *said[fact.pk], version.number) for fact in facts]
+        artifact = tracking.log_report(
+            version.mlflow_run_id,
+            f"full-check-{check.pk}.json",
+            {
+                "model_line": check.model_line.name,
+                "version": version.number,
+                "asked_at": str(check.created_at),
+                "content_hash": version.content_hash,
+                "results": results,
+            },
+        )
+    except tracking.TrackingRefusedError as exc:
+        actions.fail_full_check(check, f"MLflow refused the report: {exc}")
+        return {"check": check_id, "state": CheckState.FAILED}
+    except tracking.TrackingUnavailableError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries + 1)) from exc
+    except (EditorError, lineage.LineageError) as exc:
+        actions.fail_full_check(check, str(exc))
+        return {"check": check_id, "state": CheckState.FAILED}
+    check = actions.finish_full_check(check, results, artifact)
+    return {"check": check_id, "facts": check.facts_total, "still_said": check.still_said, "digest": check.digest}
+
+
+def _check_row(fact: FactEdit, answer: str, said: bool, version_number: int) -> dict:
+    """One fact's line of a full check. `since`: the version that no longer says it (the one that found it
+    regressed earlier, else the production version asked now); None while it is said."""
+    since = None
+    if not said:
+        since = fact.regressed_in if fact.state == FactState.REGRESSED and fact.regressed_in else version_number
+    return {
+        "fact_id": fact.pk,
+        "prompt": fact.prompt,
+        "target": fact.target,
+        "answer": answer,
+        "still_said": said,
+        "applied_in": (fact.results or {}).get("version"),
+        "since": since,
+    }

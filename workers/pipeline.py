@@ -7,7 +7,6 @@ holds the version, and the database write is one transaction keyed on the batch.
 """
 
 import logging
-import random
 import shutil
 import time
 from collections.abc import Callable
@@ -25,10 +24,10 @@ from apps.releases import actions
 from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
 from apps.releases.progress import report_stage
-from apps.releases.queries import applied_fact_ids
 from apps.releases.records import BuiltVersion
 from mlops import tracking
 from workers import lineage
+from workers.asking import answers_to, edit_request, recheck_sample, split_paraphrases, still_said
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +53,6 @@ class Stages:
         return _Timer()
 
 
-def _edit_request(fact: FactEdit) -> Any:
-    from editor import EditRequest, LocalityProbe
-
-    return EditRequest(
-        prompt=fact.prompt,
-        target=fact.target,
-        paraphrases=list(fact.paraphrases or []),
-        locality=[LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in fact.locality_probes or []],
-    )
-
-
 def _line_probes(line: ModelLine) -> list[Any]:
     """The line's own locality probes, then Amend's fixed general-knowledge set, so that damage to
     what the model knows shows in every version whatever probes the line was given."""
@@ -73,25 +61,6 @@ def _line_probes(line: ModelLine) -> list[Any]:
 
     own = [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
     return own + general_knowledge_probes()
-
-
-def retention_sample(fact_ids: list[int], seed: int) -> list[int]:
-    """Every earlier fact, or a fixed-size sample (seeded by the batch) above AMEND_RETENTION_SAMPLE."""
-    size = settings.AMEND_RETENTION_SAMPLE
-    if len(fact_ids) <= size:
-        return list(fact_ids)
-    return sorted(random.Random(seed).sample(sorted(fact_ids), size))
-
-
-def _answers(model: lineage.LineModel, requests: list[Any]) -> list[str]:
-    """Greedy answers to the requests' prompts, a couple of tokens beyond the longest target."""
-    from editor import greedy_answers
-    from editor.tokens import target_ids
-
-    if not requests:
-        return []
-    longest = max(len(target_ids(model.loaded.tokenizer, r.target)) for r in requests)
-    return greedy_answers(model.loaded, [r.prompt for r in requests], max_new_tokens=min(24, longest + 2))
 
 
 def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
@@ -128,9 +97,10 @@ class BuildInputs:
     """Everything a build reads from the database, gathered before the model is touched."""
 
     fact_ids: list[int]
-    requests: list[Any]  # editor.EditRequest, in fact order
+    requests: list[Any]  # editor.EditRequest, in fact order, with the paraphrases the edit may use as rows
+    judged: list[Any]  # the same facts as evaluated: only the paraphrases the edit never saw
     segments: list[list[int]]  # fact ids edited as one Editor.apply each, in order
-    retained: list[Any]  # earlier facts of the lineage whose retention is measured
+    rechecked: list[FactEdit]  # earlier applied facts asked again: still said, or regressed?
     probes: list[Any]  # locality probes: the line's, the general set, the facts' own
     answered: list[int]  # facts whose answers before/after are recorded
 
@@ -145,16 +115,22 @@ class Outcome:
     failure: str
     evaluation: dict[str, Any]
     snapshot: bool = False  # a dense snapshot of the new chain state is in staging (lineage.stage_snapshot)
+    # Earlier facts asked again: fact id -> (answer, still said).
+    rechecked: dict[int, tuple[str, bool]] = field(default_factory=dict)
 
 
 def gather(
-    line: ModelLine, batch: Batch, start: ModelVersion, segments: list[tuple[int | None, list[int]]]
+    line: ModelLine,
+    batch: Batch,
+    start: ModelVersion,
+    segments: list[tuple[int | None, list[int]]],
+    *,
+    paraphrase_rows: bool = False,
 ) -> BuildInputs:
     fact_ids = [fact_id for _, ids in segments for fact_id in ids]
     facts = FactEdit.objects.in_bulk(fact_ids)
-    retained_ids = retention_sample(applied_fact_ids(start), seed=batch.pk)
-    retained_facts = FactEdit.objects.in_bulk(retained_ids)
-    requests = [_edit_request(facts[fact_id]) for fact_id in fact_ids]
+    wordings = {pk: split_paraphrases(list(facts[pk].paraphrases or []), as_rows=paraphrase_rows) for pk in fact_ids}
+    requests = [edit_request(facts[pk], wordings[pk].edited) for pk in fact_ids]
     probes = _line_probes(line)
     seen = {(p.prompt, p.answer) for p in probes}
     for request in requests:
@@ -165,8 +141,9 @@ def gather(
     return BuildInputs(
         fact_ids=fact_ids,
         requests=requests,
+        judged=[edit_request(facts[pk], wordings[pk].judged) for pk in fact_ids],
         segments=[ids for _, ids in segments],
-        retained=[_edit_request(retained_facts[i]) for i in retained_ids if i in retained_facts],
+        rechecked=recheck_sample(line, start, exclude=fact_ids, seed=batch.pk),
         probes=probes,
         answered=fact_ids[: settings.AMEND_FACT_ANSWERS],
     )
@@ -186,6 +163,7 @@ def edit_and_evaluate(
 
     from editor import Editor, EditorError, evaluate, locality_baseline, perplexity
     from editor.errors import NonFiniteEditError
+    from editor.metrics import GENERATION_RETENTION
     from editor.model import get_module
 
     with stages.timed("materialise"):
@@ -195,7 +173,7 @@ def edit_and_evaluate(
     with stages.timed("evaluate"):
         baseline = locality_baseline(model.loaded, inputs.probes)
         perplexity_before = perplexity(model.loaded, model.fluency_text)
-        answers_before = _answers(model, answered)
+        answers_before = answers_to(model.loaded, answered)
 
     progress("editing")
     with stages.timed("edit"):
@@ -220,18 +198,23 @@ def edit_and_evaluate(
 
     progress("evaluating")
     with stages.timed("evaluate"):
+        # Judged on the wordings the edit never saw; each prompt decoded once (the answer after is the
+        # evaluation's own). Earlier facts are asked once too, by the check below, not by `evaluate`.
         report = evaluate(
             model.loaded,
-            inputs.requests,
+            inputs.judged,
             locality_baseline=baseline,
-            retained=inputs.retained,
             fluency_text=model.fluency_text,
             perplexity_before=perplexity_before,
         )
-        answers_after = _answers(model, answered)
+        rechecked = still_said(model.loaded, inputs.rechecked)
+    metrics = {key: float(value) for key, value in report.metrics.items()}
+    if rechecked:
+        metrics[GENERATION_RETENTION] = sum(said for _, said in rechecked.values()) / len(rechecked)
 
+    by_fact = dict(zip(inputs.fact_ids, zip(inputs.requests, inputs.judged, strict=True), strict=True))
     per_fact = {
-        fact_id: _fact_result(item, answers_before, answers_after, index)
+        fact_id: _fact_result(item, by_fact[fact_id], answers_before[index] if index < len(answers_before) else None)
         for index, (fact_id, item) in enumerate(zip(inputs.fact_ids, report.per_request, strict=True))
     }
     with stages.timed("mlflow"):
@@ -241,16 +224,17 @@ def edit_and_evaluate(
             delta.save(staging / "deltas" / f"delta-{index}.safetensors")
         editor.normalizer.save(staging / "normalizer.safetensors")
         snapshot = lineage.stage_snapshot(model, start, deltas, staging)
-    metrics = {key: float(value) for key, value in report.metrics.items()}
     evaluation = {
         "parent_version": start.number,
         "metrics": metrics,
         "per_fact": [{"fact_id": fact_id, **per_fact[fact_id]} for fact_id in inputs.fact_ids],
-        "retained_facts": len(inputs.retained),
+        "rechecked": [
+            {"fact_id": pk, "answer": answer, "still_said": said} for pk, (answer, said) in rechecked.items()
+        ],
         "locality_probes": len(inputs.probes),
         "content_hash": content_hash,
     }
-    return Outcome(content_hash, metrics, per_fact, failure, evaluation, snapshot)
+    return Outcome(content_hash, metrics, per_fact, failure, evaluation, snapshot, rechecked)
 
 
 class NonFiniteFactsError(Exception):
@@ -279,15 +263,20 @@ def _non_finite_facts(
     return NonFiniteFactsError(message, fact_ids)
 
 
-def _fact_result(item: dict[str, Any], before: list[str], after: list[str], index: int) -> dict[str, Any]:
+def _fact_result(item: dict[str, Any], wordings: tuple[Any, Any], answer_before: str | None) -> dict[str, Any]:
     """A fact's figures in a version. ``took``: the model's greedy answer to the prompt now begins
-    with the target, which is what decides whether the fact counts as applied."""
+    with the target, which is what decides whether the fact counts as applied. Generalisation is judged
+    on ``paraphrases_judged`` only; ``paraphrases_edited`` were edit rows (the editor's paraphrase_rows)."""
+    edited, judged = wordings
     result = {key: item[key] for key in ("efficacy", "generalization", "locality") if key in item}
     result["took"] = bool(item.get("says_target", False))
     if "paraphrases_say_target" in item:
         result["paraphrases_took"] = item["paraphrases_say_target"]
-    if index < len(before):
-        result["answer_before"], result["answer_after"] = before[index], after[index]
+    if edited.paraphrases:
+        result["paraphrases_edited"] = list(edited.paraphrases)
+        result["paraphrases_judged"] = list(judged.paraphrases)
+    if answer_before is not None:
+        result["answer_before"], result["answer_after"] = answer_before, item.get("answer", "")
     return result
 
 
@@ -320,7 +309,9 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         number = actions.next_version_number(line)
         built_from = timezone.now()
         if segments:
-            inputs = gather(line, batch, start, segments)
+            inputs = gather(
+                line, batch, start, segments, paraphrase_rows=getattr(model.config, "paraphrase_rows", False)
+            )
             outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: report_stage(batch.pk, s))
             fact_ids = inputs.fact_ids
         else:
@@ -373,6 +364,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             failure=outcome.failure,
             editor_config=model.config.to_dict(),
             snapshot_path=f"runs:/{tracked.run_id}/{lineage.SNAPSHOT_FILE}" if outcome.snapshot else "",
+            rechecked=outcome.rechecked,
         )
         version = actions.record_version(batch, built, tracked)
         if version.content_hash == built.content_hash:

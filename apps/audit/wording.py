@@ -19,6 +19,7 @@ ACTIONS: dict[str, str] = {
     "fact.queued": "Queued for a batch",
     "fact.applied": "Applied in a version",
     "fact.held": "Held",
+    "fact.regressed": "No longer said: regressed",
     "fact.rolled_back": "Rolled back",
     "fact.reverted": "Reverted",
     "fact.revert_requested": "Revert requested",
@@ -48,6 +49,9 @@ ACTIONS: dict[str, str] = {
     "version.rolled_back_to": "Production rolled back to it",
     "version.held": "Version held",
     "version.checkpoint_exported": "Full checkpoint exported",
+    "check.requested": "Full check of production asked",
+    "check.finished": "Full check of production finished",
+    "check.failed": "Full check of production failed",
     "probe.requested": "Probe asked",
     "probe.answered": "Probe answered",
     "probe.failed": "Probe failed",
@@ -75,5 +79,6 @@ def object_label(object_type: str, object_id: str, after: dict | None = None) ->
         "review": "review",
         "probe": "probe",
         "promotion": "promotion",
+        "factcheck": "full check",
     }
     return f"{names.get(object_type, object_type)} #{object_id}"

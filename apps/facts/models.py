@@ -16,6 +16,8 @@ class FactState(models.TextChoices):
     # Set by the release pipeline.
     QUEUED = "queued"
     APPLIED = "applied"
+    # Applied, then a later version (or a full check of production) no longer said it: re-applied next batch.
+    REGRESSED = "regressed"
     HELD = "held"
     ROLLED_BACK = "rolled_back"
     REVERTED = "reverted"
@@ -46,6 +48,10 @@ class FactEdit(models.Model):
     state_reason = models.TextField(blank=True)
     # Per-fact evaluation results from the version that applied it (efficacy, generalization, ...).
     results = models.JSONField(default=dict, blank=True)
+    # The lineage's self-check: the version that last no longer said the fact, when, and how often it regressed.
+    regressed_in = models.PositiveIntegerField(null=True, blank=True)
+    regressed_at = models.DateTimeField(null=True, blank=True)
+    regressions = models.PositiveSmallIntegerField(default=0)
     # sha256 of (model line, prompt, target, source row) for idempotent bulk imports.
     import_key = models.CharField(max_length=64, blank=True, db_index=True)
     # The change set (bulk import) the fact came from, and its line in that file; None for a single submission.

@@ -32,6 +32,11 @@ class FactSerializer(serializers.Serializer):
     supersedes = serializers.IntegerField(source="supersedes_id", read_only=True, allow_null=True)
     has_conflict = serializers.SerializerMethodField()
     results = serializers.DictField(read_only=True)
+    regressed_in = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="the version that last no longer said this applied fact"
+    )
+    regressed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    regressions = serializers.IntegerField(read_only=True, help_text="how often it regressed so far")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -17,7 +17,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Held or rolled back, a fact is never stranded: its curator retries it as it is (approved, for the
     # next batch), reopens it to edit and resubmit (changes requested), or withdraws it.
     S.HELD: frozenset({S.QUEUED, S.APPROVED, S.REJECTED, S.WITHDRAWN, S.CHANGES_REQUESTED}),
-    S.APPLIED: frozenset({S.ROLLED_BACK, S.REVERTED}),
+    # A later version no longer says an applied fact: regressed (re-applied by the next batch), or held once
+    # it kept regressing past the line's limit.
+    S.APPLIED: frozenset({S.ROLLED_BACK, S.REVERTED, S.REGRESSED, S.HELD}),
+    # Re-applied in the next batch (queued), said again (applied), or taken out like an applied fact.
+    S.REGRESSED: frozenset({S.QUEUED, S.APPLIED, S.HELD, S.ROLLED_BACK, S.REVERTED, S.WITHDRAWN}),
     # Production pointed back at an older version: the fact may come back (roll forward) or be reverted.
     S.ROLLED_BACK: frozenset({S.APPLIED, S.QUEUED, S.APPROVED, S.REVERTED, S.CHANGES_REQUESTED, S.WITHDRAWN}),
     S.REJECTED: frozenset(),
@@ -26,10 +30,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # A fact in one of these states is what the model line says (or will say): conflicts are checked against them.
-LIVE_STATES: frozenset[str] = frozenset({S.SUBMITTED, S.APPROVED, S.QUEUED, S.APPLIED})
+LIVE_STATES: frozenset[str] = frozenset({S.SUBMITTED, S.APPROVED, S.QUEUED, S.APPLIED, S.REGRESSED})
 # An identical fact in one of these states makes a new one a duplicate.
 DUPLICATE_STATES: frozenset[str] = frozenset(
-    {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.QUEUED, S.APPLIED, S.HELD}
+    {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.QUEUED, S.APPLIED, S.REGRESSED, S.HELD}
 )
 # The curator may still change the content.
 EDITABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.CHANGES_REQUESTED})
@@ -39,6 +43,9 @@ SUPERSEDABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES
 REVIEWABLE_STATES: frozenset[str] = frozenset({S.SUBMITTED})
 # Out of the model and waiting for a person: retry as is, edit and resubmit, or withdraw.
 RETRYABLE_STATES: frozenset[str] = frozenset({S.HELD, S.ROLLED_BACK})
+# The reason a fact is held once it regressed more often than its line re-applies it (the pipeline never
+# brings such a fact back into production by itself: its curator edits and resubmits it, or withdraws it).
+KEEPS_REGRESSING = "keeps regressing"
 TERMINAL_STATES: frozenset[str] = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 
 
@@ -63,6 +70,7 @@ FACT_STATES: dict[str, str] = {
     FactState.WITHDRAWN: "Withdrawn",
     FactState.QUEUED: "Queued",
     FactState.APPLIED: "Applied",
+    FactState.REGRESSED: "Regressed",
     FactState.HELD: "Held",
     FactState.ROLLED_BACK: "Rolled back",
     FactState.REVERTED: "Reverted",

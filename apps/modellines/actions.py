@@ -50,8 +50,9 @@ def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
     for name in ("edited_modules", "editor_settings"):
         if name in fields:
             _plain_json(name, fields[name])
-    if isinstance(fields.get("max_wait"), int | float):
-        fields["max_wait"] = timedelta(seconds=fields["max_wait"])
+    for name in ("max_wait", "full_check_interval"):
+        if isinstance(fields.get(name), int | float):
+            fields[name] = timedelta(seconds=fields[name])
     for name, value in fields.items():
         setattr(line, name, value)
     # full_clean: validators (gates in [0, 1], approvals 1..10, slug name, unique name) hold for every caller.

@@ -43,6 +43,9 @@ class ModelLineForm(forms.ModelForm):
             "review_sample_size": "Change set sample size",
             "batch_size": "Batch size",
             "max_wait": "Maximum wait",
+            "recheck_sample_size": "Earlier facts asked again per version",
+            "max_reapplications": "Re-applications of a regressed fact",
+            "full_check_interval": "Full check of production every",
         }
         help_texts = {
             "name": "Lowercase letters, digits and hyphens; used in URLs and the API.",
@@ -58,6 +61,10 @@ class ModelLineForm(forms.ModelForm):
             "review_sample_size": "Rows of an imported change set shown to reviewers as its random sample (1 to 500).",
             "batch_size": "Approved facts applied together.",
             "max_wait": "A batch is cut after this long even if not full (HH:MM:SS).",
+            "recheck_sample_size": ModelLine._meta.get_field("recheck_sample_size").help_text,
+            "max_reapplications": ModelLine._meta.get_field("max_reapplications").help_text,
+            "full_check_interval": "Every applied fact asked of production this often (HH:MM:SS or days); "
+            "empty: only on demand.",
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -74,17 +81,25 @@ class ModelLineForm(forms.ModelForm):
     def clean_locality_probes(self) -> list:
         return self.cleaned_data.get("locality_probes") or []
 
+    # Added after the first forms were written: left out of a post, the line keeps its value (or the default).
+    OPTIONAL_SETTINGS = ("review_sample_size", "recheck_sample_size", "max_reapplications")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Added after the first forms were written: left out, the line keeps its sample size (or the default).
-        self.fields["review_sample_size"].required = False
+        for name in self.OPTIONAL_SETTINGS:
+            self.fields[name].required = False
 
-    def clean_review_sample_size(self) -> int:
-        given = self.cleaned_data.get("review_sample_size")
+    def _kept(self, name: str) -> int:
+        given = self.cleaned_data.get(name)
         if given is not None:
             return given
-        return (
-            self.instance.review_sample_size
-            if self.instance.pk
-            else ModelLine._meta.get_field("review_sample_size").default
-        )
+        return getattr(self.instance, name) if self.instance.pk else ModelLine._meta.get_field(name).default
+
+    def clean_review_sample_size(self) -> int:
+        return self._kept("review_sample_size")
+
+    def clean_recheck_sample_size(self) -> int:
+        return self._kept("recheck_sample_size")
+
+    def clean_max_reapplications(self) -> int:
+        return self._kept("max_reapplications")

@@ -26,6 +26,9 @@ EDITABLE_FIELDS = (
     "review_sample_size",
     "batch_size",
     "max_wait",
+    "recheck_sample_size",
+    "max_reapplications",
+    "full_check_interval",
 )
 
 
@@ -57,6 +60,25 @@ class ModelLine(models.Model):
     )
     batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1), MaxValueValidator(10_000)])
     max_wait = models.DurationField(default=timedelta(hours=1))
+    # The lineage checks itself: after every version, this many of the line's earlier applied facts
+    # (a seeded sample) are asked again; one batched greedy decode, a few seconds for 200 on two CPU cores.
+    recheck_sample_size = models.PositiveIntegerField(
+        default=200,
+        validators=[MinValueValidator(0), MaxValueValidator(10_000)],
+        help_text="Earlier applied facts each new version is asked again (a seeded sample); 0 turns the check off. "
+        "200 keeps it to a few seconds, well within a batch's edit.",
+    )
+    max_reapplications = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MaxValueValidator(20)],
+        help_text="How often a fact that regressed is re-applied automatically; after that it is held "
+        "as 'keeps regressing' for its curator.",
+    )
+    full_check_interval = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="How often production is asked every applied fact of the line (empty: only on demand).",
+    )
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -91,4 +113,9 @@ class ModelLine(models.Model):
             "review_sample_size": self.review_sample_size,
             "batch_size": self.batch_size,
             "max_wait_seconds": self.max_wait.total_seconds(),
+            "recheck_sample_size": self.recheck_sample_size,
+            "max_reapplications": self.max_reapplications,
+            "full_check_interval_seconds": (
+                self.full_check_interval.total_seconds() if self.full_check_interval else None
+            ),
         }

@@ -6,6 +6,9 @@ from apps.core.serializers import LocalityProbeSerializer
 from apps.modellines.models import EDITABLE_FIELDS, ModelLine
 
 MAX_WAIT_SECONDS = 7 * 24 * 3600
+MAX_CHECK_INTERVAL_SECONDS = 366 * 24 * 3600
+# Durations the API states in seconds: serializer field -> model field.
+SECONDS_FIELDS = {"max_wait_seconds": "max_wait", "full_check_interval_seconds": "full_check_interval"}
 
 
 class ModelLineSerializer(serializers.ModelSerializer):
@@ -20,14 +23,21 @@ class ModelLineSerializer(serializers.ModelSerializer):
     max_wait_seconds = serializers.IntegerField(
         min_value=1, max_value=MAX_WAIT_SECONDS, required=False, help_text="longest wait before a batch is cut"
     )
+    full_check_interval_seconds = serializers.IntegerField(
+        min_value=60,
+        max_value=MAX_CHECK_INTERVAL_SECONDS,
+        required=False,
+        allow_null=True,
+        help_text="how often production is asked every applied fact (null: only on demand)",
+    )
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
     class Meta:
         model = ModelLine
         fields = [
             "id",
-            *(name for name in EDITABLE_FIELDS if name != "max_wait"),
-            "max_wait_seconds",
+            *(name for name in EDITABLE_FIELDS if name not in SECONDS_FIELDS.values()),
+            *SECONDS_FIELDS,
             "created_by",
             "created_at",
             "updated_at",
@@ -45,14 +55,17 @@ class ModelLineSerializer(serializers.ModelSerializer):
 
     def to_representation(self, line: ModelLine) -> dict:
         data = super().to_representation(line)
-        data["max_wait_seconds"] = int(line.max_wait.total_seconds())
+        for api_name, name in SECONDS_FIELDS.items():
+            duration = getattr(line, name)
+            data[api_name] = int(duration.total_seconds()) if duration is not None else None
         return data
 
     def action_fields(self) -> dict:
         """validated_data as keyword arguments of create_model_line / update_model_line."""
         fields = dict(self.validated_data)
-        if "max_wait_seconds" in fields:
-            fields["max_wait"] = fields.pop("max_wait_seconds")
+        for api_name, name in SECONDS_FIELDS.items():
+            if api_name in fields:
+                fields[name] = fields.pop(api_name)
         if "locality_probes" in fields:
             fields["locality_probes"] = [
                 {"prompt": probe["prompt"], "answer": probe.get("answer")} for probe in fields["locality_probes"]

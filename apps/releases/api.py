@@ -1,6 +1,7 @@
-"""REST API of the release pipeline: versions, batches, promotions, probes and the operator actions."""
+"""REST API of the release pipeline: versions, batches, promotions, probes, full checks and the operator actions."""
 
 import django_filters
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,10 +15,13 @@ from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions
-from apps.releases.models import Batch, BatchState, ModelVersion, Probe, Promotion, VersionState
+from apps.releases.checkreport import export_name, report_csv, report_json
+from apps.releases.models import Batch, BatchState, FactCheck, ModelVersion, Probe, Promotion, VersionState
 from apps.releases.serializers import (
     BatchDetailSerializer,
     BatchSerializer,
+    FactCheckRequestSerializer,
+    FactCheckSerializer,
     LineProbeRequestSerializer,
     ProbeRequestSerializer,
     ProbeSerializer,
@@ -169,3 +173,32 @@ class ProbeViewSet(_ReadOnly):
             detail = "the line has no version yet: a model worker records v0 (the base model), then answers"
             return Response({"probe": None, "detail": detail}, status=status.HTTP_202_ACCEPTED)
         return Response(ProbeSerializer(probe).data, status=status.HTTP_202_ACCEPTED)
+
+
+class FactCheckViewSet(_ReadOnly):
+    """Full checks of production: which of a line's applied facts it says, with the date (any role reads)."""
+
+    serializer_class = FactCheckSerializer
+    queryset = FactCheck.objects.select_related("model_line", "version", "requested_by").order_by("-id")
+    filterset_fields = ["model_line", "state"]
+
+    @extend_schema(request=FactCheckRequestSerializer, responses={202: FactCheckSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        """Ask production every applied fact of a line (an operator or an auditor); poll the check for its
+        progress and report. 409 when the line has no production version or a check of it is running."""
+        form = FactCheckRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        check = actions.request_full_check(request.user, form.validated_data["model_line"])
+        return Response(FactCheckSerializer(check).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "text/csv"): str, (200, "application/json"): dict})
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str) -> HttpResponse:
+        """The report with every fact's line: `?as=csv` (default) or `?as=json`."""
+        check = self.get_object()
+        as_json = request.query_params.get("as") == "json"
+        body = report_json(check) if as_json else report_csv(check)
+        response = HttpResponse(body, content_type="application/json" if as_json else "text/csv; charset=utf-8")
+        name = export_name(check, "json" if as_json else "csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -109,6 +109,8 @@ class ModelVersion(models.Model):
     # The resolved editor configuration this version was built with (editor.EditorConfig.to_dict():
     # the family's defaults with the line's settings over them, at build time).
     editor_config = models.JSONField(default=dict, blank=True)
+    # The check of earlier facts after the edit: {"asked": n, "still_said": k, "regressed": {fact id: answer}}.
+    recheck = models.JSONField(default=dict, blank=True)
     # {load, edit, evaluate, mlflow, materialise} seconds.
     stage_seconds = models.JSONField(default=dict, blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True)
@@ -207,3 +209,49 @@ class Probe(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class CheckState(models.TextChoices):
+    RUNNING = "running"  # asked, or a GPU worker is asking production
+    DONE = "done"
+    FAILED = "failed"
+
+
+class FactCheck(models.Model):
+    """A full check, "which of this line's applied facts does production say today?": each one asked of
+    the production version, with the date; a dated report (page, CSV/JSON, an MLflow artifact of it)."""
+
+    model_line = models.ForeignKey(ModelLine, on_delete=models.PROTECT, related_name="fact_checks")
+    # Production when the check was asked: the version every fact is asked of.
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="fact_checks")
+    state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.RUNNING, db_index=True)
+    # None: the line's schedule (beat) asked.
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    facts_total = models.PositiveIntegerField(default=0)
+    facts_checked = models.PositiveIntegerField(default=0)  # progress, while it runs
+    still_said = models.PositiveIntegerField(default=0)
+    # Per fact, in application order: {fact_id, prompt, target, answer, still_said, applied_in, since}; `since`
+    # is the version that no longer says it (None while it is said).
+    results = models.JSONField(default=list, blank=True)
+    # sha256 of the report (what the audit trail records of the result).
+    digest = models.CharField(max_length=64, blank=True)
+    mlflow_artifact = models.CharField(max_length=1000, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Never two checks of one line at once, even asked in the same instant.
+            models.UniqueConstraint(
+                fields=["model_line"], condition=models.Q(state="running"), name="one_running_check_per_line"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"full check #{self.pk} of {self.model_line_id}"
+
+    @property
+    def regressed(self) -> list[dict]:
+        return [row for row in self.results if not row["still_said"]]

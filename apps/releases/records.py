@@ -31,3 +31,5 @@ class BuiltVersion:
     editor_config: dict[str, Any] = field(default_factory=dict)
     # The dense snapshot of the edited weights this version stores ("" when none).
     snapshot_path: str = ""
+    # Earlier applied facts asked again after the edit: fact id -> (greedy answer, whether it still says the target).
+    rechecked: dict[int, tuple[str, bool]] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""API shapes of batches, versions, promotions and probes (read-only: writes go through actions)."""
+"""API shapes of batches, versions, promotions, probes and full checks (read-only: writes go through actions)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -7,7 +7,15 @@ from apps.facts.models import FactEdit
 from apps.modellines.fields import ModelLineField
 from apps.outbox.queries import dispatch_status
 from apps.releases.links import mlflow_version_url
-from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, Batch, ModelVersion, Probe, Promotion
+from apps.releases.models import (
+    MAX_NEW_TOKENS,
+    MAX_PROBE_PROMPT,
+    Batch,
+    FactCheck,
+    ModelVersion,
+    Probe,
+    Promotion,
+)
 
 REASON = serializers.CharField(max_length=2000, help_text="why; kept in the promotion history and the audit trail")
 
@@ -39,6 +47,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "delta_bytes",
             "checkpoint_bytes",
             "stage_seconds",
+            "recheck",
             "mlflow_run_id",
             "mlflow_model_name",
             "mlflow_model_version",
@@ -201,3 +210,37 @@ class ReleaseNowSerializer(serializers.Serializer):
 class RevertSerializer(serializers.Serializer):
     fact = serializers.IntegerField(help_text="id of the applied fact to take out of production")
     reason = REASON
+
+
+class FactCheckSerializer(serializers.ModelSerializer):
+    model_line = serializers.CharField(source="model_line.name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    regressed = serializers.SerializerMethodField(help_text="the facts production no longer says, with `since`")
+
+    class Meta:
+        model = FactCheck
+        fields = [
+            "id",
+            "model_line",
+            "version",
+            "state",
+            "requested_by",
+            "facts_total",
+            "facts_checked",
+            "still_said",
+            "regressed",
+            "digest",
+            "mlflow_artifact",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_regressed(self, check: FactCheck) -> list[dict]:
+        return check.regressed
+
+
+class FactCheckRequestSerializer(serializers.Serializer):
+    model_line = ModelLineField()

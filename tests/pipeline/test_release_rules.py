@@ -86,7 +86,7 @@ def test_a_batch_is_immutable_once_cut(model_line, operator, approved):
 
 
 def test_only_an_operator_releases_now_and_only_when_facts_wait(model_line, operator, curator, approved):
-    with pytest.raises(TransitionError, match="no approved facts"):
+    with pytest.raises(TransitionError, match="no approved or regressed facts"):
         actions.release_now(operator, model_line)
     approved(1)
     with pytest.raises(PermissionDenied):
@@ -129,7 +129,7 @@ def test_operator_actions_in_the_api_name_the_missing_field_and_refuse_other_rol
     response = operator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
     assert response.status_code == 201 and len(response.json()["fact_ids"]) == 1
     response = operator_api.post("/api/batches/release-now/", {"model_line": model_line.pk}, format="json")
-    assert response.status_code == 409 and "no approved facts" in response.json()["detail"]
+    assert response.status_code == 409 and "no approved or regressed facts" in response.json()["detail"]
 
 
 GOOD_METRICS = {"efficacy": 0.95, "generalization": 0.7, "locality": 0.97, "retention": 0.9, "perplexity_drift": 0.02}

@@ -22,6 +22,7 @@ from apps.facts.actions.content import (
     update_fact,
     withdraw_fact,
 )
+from apps.facts.actions.regression import mark_regressed
 from apps.facts.actions.retry import reopen_fact, retry_fact
 from apps.facts.actions.reviews import review_fact
 from apps.facts.actions.state import transition_facts
@@ -40,6 +41,7 @@ __all__ = [
     "create_fact_with_conflicts",
     "exclude_rows",
     "fail_import",
+    "mark_regressed",
     "mark_superseding",
     "reopen_fact",
     "resubmit_change_set",

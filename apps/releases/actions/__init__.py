@@ -6,7 +6,8 @@ a task dispatched when the transaction commits (so an unreachable MLflow never l
 Refusals: PermissionDenied (403), ValidationError keyed by field (400), TransitionError (409).
 
 By concern: `batches` (cut, deliveries, failure), `versions` (record what a worker built),
-`promotion` (promote, roll back, hold), `reverts`, `probes`, `dispatching` (re-send, cancel, sweep).
+`promotion` (promote, roll back, hold), `reverts`, `probes`, `dispatching` (re-send, cancel, sweep),
+`checks` (full checks of production).
 Reads are in apps.releases.queries.
 """
 
@@ -17,6 +18,13 @@ from apps.releases.actions.batches import (
     end_delivery_for_retry,
     fail_batch,
     release_now,
+)
+from apps.releases.actions.checks import (
+    fail_full_check,
+    finish_full_check,
+    report_check_progress,
+    request_full_check,
+    schedule_due_checks,
 )
 from apps.releases.actions.common import facts_content_hash
 from apps.releases.actions.dispatching import cancel_batch, resend_batch, sweep_stranded_batches
@@ -37,6 +45,8 @@ __all__ = [
     "ensure_base_version",
     "facts_content_hash",
     "fail_batch",
+    "fail_full_check",
+    "finish_full_check",
     "finish_probe",
     "head_version",
     "hold",
@@ -46,13 +56,16 @@ __all__ = [
     "promote",
     "record_version",
     "release_now",
+    "report_check_progress",
     "request_fact_probes",
+    "request_full_check",
     "request_line_probe",
     "request_probe",
     "resend_batch",
     "revert_fact",
     "revert_plan",
     "rollback",
+    "schedule_due_checks",
     "set_checkpoint_uri",
     "sweep_stranded_batches",
 ]

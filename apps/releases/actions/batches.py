@@ -3,6 +3,7 @@
 from collections.abc import Collection
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.accounts.roles import Role, require_role
@@ -23,16 +24,23 @@ from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 
 @transaction.atomic
 def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Batch | None:
-    """Cut the oldest approved facts of the line (at most `batch_size`) into an immutable batch.
+    """Cut the oldest approved facts of the line (at most `batch_size`) into an immutable batch, with every
+    regressed fact of the line re-applied in it (beyond the size: a repair, under the review that approved it).
 
     Returns None when there is nothing to cut. The facts become `queued`; a GPU worker applies it.
     """
     line = locked_line(model_line)
-    facts = list(
+    regressed = list(
+        FactEdit.objects.select_for_update(skip_locked=True)
+        .filter(model_line=line, state=FactState.REGRESSED)
+        .order_by("regressed_at", "id")
+    )
+    approved = list(
         FactEdit.objects.select_for_update(skip_locked=True)
         .filter(model_line=line, state=FactState.APPROVED)
         .order_by("approved_at", "id")[: line.batch_size]
     )
+    facts = regressed + approved
     if not facts:
         return None
     batch = Batch.objects.create(
@@ -43,12 +51,22 @@ def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Bat
         content_hash=facts_content_hash(facts),
         created_by=person(actor),
     )
-    transition_facts(None, facts, FactState.QUEUED, reason=f"in batch {batch.pk}")
+    for version in sorted({fact.regressed_in for fact in regressed}):
+        again = [fact for fact in regressed if fact.regressed_in == version]
+        reason = f"re-applied after regressing in v{version}: in batch {batch.pk}"
+        transition_facts(None, again, FactState.QUEUED, reason=reason)
+    if approved:
+        transition_facts(None, approved, FactState.QUEUED, reason=f"in batch {batch.pk}")
     record_event(
         actor,
         "batch.cut",
         batch,
-        after={"trigger": trigger, "fact_ids": batch.fact_ids, "content_hash": batch.content_hash},
+        after={
+            "trigger": trigger,
+            "fact_ids": batch.fact_ids,
+            "content_hash": batch.content_hash,
+            **({"reapplied": [fact.pk for fact in regressed]} if regressed else {}),
+        },
         model_line_id=line.pk,
     )
     dispatch("workers.gpu.apply_batch", batch.pk)
@@ -60,21 +78,32 @@ def release_now(actor: User, model_line: ModelLine) -> Batch:
     require_role(actor, Role.OPERATOR, "release a batch now")
     batch = cut_batch(actor, model_line, trigger=BatchTrigger.RELEASE_NOW)
     if batch is None:
-        raise TransitionError(f"model line {model_line.name} has no approved facts waiting for a batch")
+        raise TransitionError(f"model line {model_line.name} has no approved or regressed facts waiting for a batch")
     return batch
 
 
 def cut_due_batches() -> list[Batch]:
-    """For the beat: cut every line that has `batch_size` approved facts or whose oldest waited `max_wait`."""
+    """For the beat: cut every line that has `batch_size` approved facts, or whose oldest approved or
+    regressed fact waited `max_wait` (regressed facts are repaired even when no new fact comes)."""
     now = timezone.now()
     batches = []
     for line in ModelLine.objects.all():
         while True:
             waiting = FactEdit.objects.filter(model_line=line, state=FactState.APPROVED)
             count = waiting.count()
-            if not count:
-                break
-            oldest = waiting.order_by("approved_at").values_list("approved_at", flat=True).first()
+            oldest = min(
+                (
+                    stamp
+                    for stamp in (
+                        waiting.aggregate(oldest=Min("approved_at"))["oldest"],
+                        FactEdit.objects.filter(model_line=line, state=FactState.REGRESSED).aggregate(
+                            oldest=Min("regressed_at")
+                        )["oldest"],
+                    )
+                    if stamp is not None
+                ),
+                default=None,
+            )
             if count >= line.batch_size:
                 trigger = BatchTrigger.SIZE
             elif oldest is not None and oldest <= now - line.max_wait:

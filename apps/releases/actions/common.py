@@ -36,6 +36,7 @@ _SUBJECTS = {
     "workers.gpu.probe_base": "fact",
     "workers.gpu.probe_line": "line",
     "workers.gpu.export_checkpoint": "version",
+    "workers.gpu.check_line": "check",
     "workers.batching.promote_version": "version",
     "workers.batching.sync_aliases": "line",
 }

@@ -10,6 +10,7 @@ from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
 from apps.facts.models import FactEdit, FactState
+from apps.facts.states import KEEPS_REGRESSING
 from apps.modellines.models import ModelLine
 from apps.releases import gates
 from apps.releases.actions.common import User, dispatch, locked_line, operator_reason, person, version_snapshot
@@ -62,9 +63,12 @@ def _mark_production(version: ModelVersion, reason: str) -> None:
 
 def _bring_in_facts(version: ModelVersion, applied: set[int], lineage_ids: list[int]) -> None:
     """Facts the new production holds become applied, with their results from the newest version that
-    evaluated them (held ones pass through queued, as the state machine asks)."""
+    evaluated them (held ones pass through queued, as the state machine asks). A fact held because it keeps
+    regressing stays held: its curator decides, not the next promotion."""
     now_in = list(
-        FactEdit.objects.filter(pk__in=applied, state__in=[FactState.QUEUED, FactState.HELD, FactState.ROLLED_BACK])
+        FactEdit.objects.filter(
+            pk__in=applied, state__in=[FactState.QUEUED, FactState.HELD, FactState.ROLLED_BACK]
+        ).exclude(state=FactState.HELD, state_reason__startswith=KEEPS_REGRESSING)
     )
     results = latest_fact_results(lineage_ids, [fact.pk for fact in now_in])
     held = [fact for fact in now_in if fact.state == FactState.HELD]
@@ -76,7 +80,9 @@ def _bring_in_facts(version: ModelVersion, applied: set[int], lineage_ids: list[
 
 def _take_out_facts(actor: User | None, line: ModelLine, version: ModelVersion, applied: set[int]) -> None:
     """Applied facts the new production lacks: the reverted one is reverted, the others rolled back."""
-    leaving = FactEdit.objects.filter(model_line=line, state=FactState.APPLIED).exclude(pk__in=applied)
+    leaving = FactEdit.objects.filter(model_line=line, state__in=[FactState.APPLIED, FactState.REGRESSED]).exclude(
+        pk__in=applied
+    )
     reverted = _reverted_fact_id(version)
     if reverted is not None:
         transition_facts(

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
-from apps.facts.actions import transition_facts
+from apps.facts.actions import mark_regressed, transition_facts
 from apps.facts.models import FactState
 from apps.modellines.models import ModelLine
 from apps.releases import gates
@@ -115,6 +115,7 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         mlflow_model_version=tracked.model_version,
         built_from=built.built_from,
         built_until=built.built_until,
+        recheck=_recheck_summary(built),
     )
     VersionFactResult.objects.bulk_create(
         VersionFactResult(version=version, fact_id=fact_id, results=results)
@@ -134,8 +135,24 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
             results={fact_id: {**res, "version": version.number} for fact_id, res in built.per_fact.items()},
         )
     if state == VersionState.CANDIDATE:
+        # Production is about to be this version: the earlier facts it no longer says have regressed. A held
+        # version changes nothing about them (production, which still says them, stays).
+        regressed = {int(pk): answer for pk, answer in version.recheck.get("regressed", {}).items()}
+        if regressed:
+            mark_regressed(line, regressed, version=version.number, where=f"{version.label}'s check of earlier facts")
         dispatch("workers.batching.promote_version", version.pk)
     return version
+
+
+def _recheck_summary(built: BuiltVersion) -> dict:
+    """What a version records of its check of earlier facts (empty when it asked none)."""
+    if not built.rechecked:
+        return {}
+    return {
+        "asked": len(built.rechecked),
+        "still_said": sum(said for _, said in built.rechecked.values()),
+        "regressed": {str(pk): answer for pk, (answer, said) in built.rechecked.items() if not said},
+    }
 
 
 @transaction.atomic

@@ -1,0 +1,45 @@
+"""The lineage's self-check: an applied fact the model no longer says is regressed (re-applied by the next
+batch), or held once it kept regressing past its line's limit."""
+
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.facts.actions.state import move_fact
+from apps.facts.models import FactEdit, FactState
+from apps.facts.states import KEEPS_REGRESSING
+from apps.modellines.models import ModelLine
+
+
+@transaction.atomic
+def mark_regressed(model_line: ModelLine, answers: Mapping[int, str], *, version: int, where: str) -> list[FactEdit]:
+    """Facts of the line no longer said by version `version` (`answers`: fact id -> what it answers now).
+
+    Only applied facts move (a fact reverted, withdrawn or already regressed meanwhile is left alone). Each
+    is regressed, so the line's next batch re-applies it, until it has regressed more often than the line's
+    `max_reapplications`: then it is held as "keeps regressing" with the next step for its curator.
+    `where` says what found it ("v7's check of earlier facts", "the full check #3").
+    Returns the facts moved, one audit event each.
+    """
+    facts = FactEdit.objects.select_for_update().filter(
+        model_line=model_line, pk__in=list(answers), state=FactState.APPLIED
+    )
+    now = timezone.now()
+    moved = []
+    for fact in facts.order_by("pk"):
+        count = fact.regressions + 1
+        said = answers[fact.pk] or "nothing"
+        extra = {"regressed_in": version, "regressed_at": now, "regressions": count}
+        if count > model_line.max_reapplications:
+            reason = (
+                f"{KEEPS_REGRESSING}: v{version} no longer says it (answers {said!r}), regression {count} after "
+                f"{count - 1} re-application(s). Next step: edit it (a subject, other wordings) and resubmit, "
+                "or withdraw it"
+            )
+            move_fact(None, fact, FactState.HELD, action="fact.held", reason=reason, **extra)
+        else:
+            reason = f"v{version} no longer says it (answers {said!r}; found by {where}); re-applied in the next batch"
+            move_fact(None, fact, FactState.REGRESSED, action="fact.regressed", reason=reason, **extra)
+        moved.append(fact)
+    return moved

@@ -1,0 +1,100 @@
+"""What the worker asks the model about facts: a fact as the editor's request, which wordings the edit
+may use and which judge it, and whether the model (greedy, batched) still says a fact's target.
+
+One rule for "still said" everywhere (the check after every version, the full check of production):
+editor.generate.says_target on the greedy answer to the fact's prompt.
+"""
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from apps.facts.models import FactEdit, FactState
+from apps.facts.outcomes import edit_took
+from apps.modellines.models import ModelLine
+from apps.releases.models import ModelVersion
+from apps.releases.queries import applied_fact_ids
+
+# Prompts per greedy decode of a check: enough to fill editor.generate's batches, small enough that progress
+# is reported every few seconds.
+CHECK_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class Wordings:
+    """A fact's paraphrases split by role: `edited` may be edit rows (the editor's paraphrase_rows), `judged`
+    never are, so generalisation is measured on wordings the edit did not see."""
+
+    edited: list[str]
+    judged: list[str]
+
+
+def split_paraphrases(paraphrases: list[str], *, as_rows: bool) -> Wordings:
+    """With paraphrases as edit rows, all but the last are edited and the last is always kept to judge the
+    edit (a fact with one paraphrase keeps it to judge); without, every paraphrase judges."""
+    if not as_rows:
+        return Wordings(edited=[], judged=list(paraphrases))
+    return Wordings(edited=list(paraphrases[:-1]), judged=list(paraphrases[-1:]))
+
+
+def edit_request(fact: FactEdit, paraphrases: list[str] | None = None) -> Any:
+    """The fact as an editor.EditRequest, with these paraphrases (default: all of the fact's)."""
+    from editor import EditRequest, LocalityProbe
+
+    return EditRequest(
+        prompt=fact.prompt,
+        target=fact.target,
+        paraphrases=list(fact.paraphrases or []) if paraphrases is None else paraphrases,
+        locality=[LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in fact.locality_probes or []],
+        subject=fact.subject or None,
+    )
+
+
+def answers_to(loaded: Any, requests: list[Any]) -> list[str]:
+    """Greedy answers to the requests' prompts (batched), a couple of tokens beyond the longest target."""
+    from editor import greedy_answers
+    from editor.tokens import target_ids
+
+    if not requests:
+        return []
+    longest = max(len(target_ids(loaded.tokenizer, r.target)) for r in requests)
+    return greedy_answers(loaded, [r.prompt for r in requests], max_new_tokens=min(24, longest + 2))
+
+
+def still_said(
+    loaded: Any, facts: list[FactEdit], progress: Callable[[int], None] | None = None
+) -> dict[int, tuple[str, bool]]:
+    """fact id -> (greedy answer to its prompt, whether it begins with its target), in chunks of CHECK_CHUNK;
+    ``progress(done)`` after each chunk."""
+    from editor.generate import says_target
+
+    result: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(facts), CHECK_CHUNK):
+        chunk = facts[start : start + CHECK_CHUNK]
+        for fact, answer in zip(chunk, answers_to(loaded, [edit_request(f) for f in chunk]), strict=True):
+            result[fact.pk] = (answer, says_target(answer, fact.target))
+        if progress is not None:
+            progress(len(result))
+    return result
+
+
+def facts_that_took(version: ModelVersion, states: Iterable[str], exclude: Iterable[int] = ()) -> list[FactEdit]:
+    """The facts of `version`'s lineage in these states whose edit took, in application order (each once)."""
+    order = list(dict.fromkeys(applied_fact_ids(version)))
+    left_out = set(exclude)
+    facts = FactEdit.objects.in_bulk([pk for pk in order if pk not in left_out])
+    wanted = set(states)
+    return [facts[pk] for pk in order if pk in facts and facts[pk].state in wanted and edit_took(facts[pk].results)]
+
+
+def recheck_sample(line: ModelLine, start: ModelVersion, exclude: Iterable[int], seed: int) -> list[FactEdit]:
+    """The earlier applied facts a new version is asked again: every one that took, or a sample of the line's
+    `recheck_sample_size` seeded by the batch (the same batch always asks the same facts)."""
+    size = line.recheck_sample_size
+    if size == 0:
+        return []
+    earlier = facts_that_took(start, [FactState.APPLIED], exclude)
+    if len(earlier) <= size:
+        return earlier
+    return sorted(random.Random(seed).sample(earlier, size), key=lambda fact: fact.pk)
