@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from apps.core.text import MAX_PROMPT, MAX_TARGET, clean_locality_probes, clean_text
+from apps.facts.conflicts import normalize_prompt
 
 MAX_PARAPHRASES = 20
 MAX_SUBJECT = 300
@@ -67,3 +68,21 @@ def clean_fact_fields(fields: dict[str, Any], *, partial: bool = False) -> dict[
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def check_wordings(prompt: str, subject: str, paraphrases: list[str]) -> None:
+    """What the editor would refuse or waste, refused at submission by field: a subject that is not a span of
+    the prompt (the editor keys on its last token), a paraphrase that is the prompt itself (it would judge
+    generalisation on the edited wording)."""
+    errors: dict[str, list[str]] = {}
+    if subject and subject not in prompt:
+        errors["subject"] = [
+            f"{subject!r} does not occur in the prompt; give the words of the prompt the fact is about"
+        ]
+    key = normalize_prompt(prompt)
+    same = [index + 1 for index, text in enumerate(paraphrases) if normalize_prompt(text) == key]
+    if same:
+        items = ", ".join(str(index) for index in same)
+        errors["paraphrases"] = [f"item {items}: the same as the prompt (ignoring case, spaces and final punctuation)"]
+    if errors:
+        raise ValidationError(errors)

@@ -62,7 +62,7 @@ def _apply(line: ModelLine, fields: dict[str, Any]) -> None:
         check_line_model(line.base_model, line.edited_modules, line.editor_settings)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLine:
     """An operator creates a line. Refused: PermissionDenied for other roles; ValidationError by field for
     bad settings, among them a base model that is not a causal LM (base_model), modules that do not
@@ -75,7 +75,7 @@ def create_model_line(actor: AbstractBaseUser | None, **fields: Any) -> ModelLin
     return line
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def update_model_line(actor: AbstractBaseUser | None, line: ModelLine, **fields: Any) -> ModelLine:
     """An operator changes a line; refused as create_model_line refuses, and then nothing changes."""
     require_role(actor, Role.OPERATOR, "create or change model lines")

@@ -43,7 +43,7 @@ def _new(user: AbstractBaseUser, name: str) -> IssuedToken:
     return IssuedToken(token, key)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def issue_token(user: AbstractBaseUser, *, name: str = "") -> IssuedToken:
     """A new token for `user`, valid for AMEND_TOKEN_DAYS; the user's other tokens stay valid."""
     return _new(user, name)
@@ -56,7 +56,7 @@ def _revoke(actor: AbstractBaseUser, token: ApiToken) -> None:
     record_event(actor, "token.revoked", token, before=before, after=token.audit_snapshot())
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def revoke_token(actor: AbstractBaseUser, token: ApiToken) -> ApiToken:
     """`actor` revokes one of their own tokens: it stops working at once."""
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
@@ -68,7 +68,7 @@ def revoke_token(actor: AbstractBaseUser, token: ApiToken) -> ApiToken:
     return token
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def replace_tokens(user: AbstractBaseUser, *, name: str = "") -> IssuedToken:
     """Revoke every live token of `user` and issue one new one ("replace my token")."""
     for token in ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True):

@@ -24,7 +24,8 @@ from apps.facts.conflicts import (
 from apps.facts.errors import DuplicateFactError
 from apps.facts.models import FactEdit, FactState
 from apps.facts.states import EDITABLE_STATES, SUPERSEDABLE_STATES, can_transition, transition_refusal
-from apps.facts.validation import MAX_RATIONALE, clean_fact_fields, clean_text
+from apps.facts.validation import MAX_RATIONALE, check_wordings, clean_fact_fields, clean_text
+from apps.modellines.editing import target_refusal
 from apps.modellines.models import ModelLine
 from apps.outbox.send import enqueue
 
@@ -63,6 +64,15 @@ def _resolve_supersedes(model_line_id: int, prompt: str, supersedes: FactEdit | 
     return other
 
 
+def _check_content(model_line: ModelLine, prompt: str, target: str, subject: str, paraphrases: list[str]) -> None:
+    """Bad input refused at submission (400 by field), never a failed batch: the wordings, and a target the
+    line's tokenizer cannot encode."""
+    check_wordings(prompt, subject, paraphrases)
+    refusal = target_refusal(model_line.base_model, target)
+    if refusal:
+        raise ValidationError({"target": refusal})
+
+
 def conflict_note(conflicts: list[FactEdit]) -> dict:
     return {"conflicts": [other.pk for other in conflicts]} if conflicts else {}
 
@@ -79,6 +89,9 @@ def insert_fact(
 ) -> CreatedFact:
     """Validate and save a new fact with its one audit event; the caller holds the transaction."""
     cleaned = clean_fact_fields(fields)
+    _check_content(
+        model_line, cleaned["prompt"], cleaned["target"], cleaned.get("subject", ""), cleaned.get("paraphrases", [])
+    )
     duplicate, conflicts = duplicate_and_conflicts(model_line.pk, cleaned["prompt"], cleaned["target"])
     _refuse_duplicate(duplicate)
     other = _resolve_supersedes(model_line.pk, cleaned["prompt"], supersedes)
@@ -107,7 +120,7 @@ def insert_fact(
     return CreatedFact(fact, conflicts)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def create_fact_with_conflicts(
     actor: User,
     model_line: ModelLine,
@@ -153,10 +166,14 @@ def create_fact(actor: User, model_line: ModelLine, **fields: Any) -> FactEdit:
     return create_fact_with_conflicts(actor, model_line, **fields).fact
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     """The submitter edits a draft or a fact sent back for changes. A content change bumps the revision,
     so earlier approvals no longer count."""
+    return _update_fact(actor, fact, **fields)
+
+
+def _update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     current = locked_fact(fact)
     permissions.require_curator_of(actor, current, "edit this fact")
     if current.state not in EDITABLE_STATES:
@@ -170,6 +187,8 @@ def update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
         _refuse_duplicate(find_duplicate(current.model_line_id, prompt, target, exclude=current))
     for name, value in changed.items():
         setattr(current, name, value)
+    if changed.keys() & {"prompt", "target", "subject", "paraphrases"}:
+        _check_content(current.model_line, current.prompt, current.target, current.subject, current.paraphrases)
     other = _resolve_supersedes(current.model_line_id, current.prompt, supersedes)
     if other is not None and other.pk == current.pk:
         raise ValidationError({"supersedes": "a fact cannot supersede itself"})
@@ -194,9 +213,13 @@ def update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     return in_step(fact, current)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def submit_fact(actor: User, fact: FactEdit) -> FactEdit:
     """Send a draft (or a fact with requested changes) to the review queue; conflicts are flagged in the event."""
+    return _submit_fact(actor, fact)
+
+
+def _submit_fact(actor: User, fact: FactEdit) -> FactEdit:
     current = locked_fact(fact)
     permissions.require_curator_of(actor, current, "submit this fact")
     if not can_transition(current.state, FactState.SUBMITTED):
@@ -218,14 +241,14 @@ def submit_fact(actor: User, fact: FactEdit) -> FactEdit:
     return in_step(fact, current)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def update_and_submit_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     """Edit and resubmit together: a refused submission leaves the fact as it was before the edit."""
-    update_fact(actor, fact, **fields)
-    return submit_fact(actor, fact)
+    _update_fact(actor, fact, **fields)
+    return _submit_fact(actor, fact)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def withdraw_fact(actor: User, fact: FactEdit, reason: str = "") -> FactEdit:
     """The submitter (or an operator) takes a fact back before it reaches the model."""
     current = locked_fact(fact)
@@ -236,7 +259,7 @@ def withdraw_fact(actor: User, fact: FactEdit, reason: str = "") -> FactEdit:
     return in_step(fact, current)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def mark_superseding(actor: User, fact: FactEdit, other: FactEdit | int) -> FactEdit:
     """Declare that `fact` replaces `other` (same prompt, same line): the conflict no longer blocks approval."""
     current = locked_fact(fact)

@@ -18,7 +18,7 @@ def _refuse_unless_retryable(fact: FactEdit) -> None:
         )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def retry_fact(actor: User, fact: FactEdit) -> FactEdit:
     """Back to approved, unchanged: the next batch takes it, built on the line's current head.
     Its approvals stand because its content did not change."""
@@ -31,7 +31,7 @@ def retry_fact(actor: User, fact: FactEdit) -> FactEdit:
     return in_step(fact, current)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def reopen_fact(actor: User, fact: FactEdit) -> FactEdit:
     """Back to its curator to edit: an edit drops the approvals, so it is reviewed again on submit."""
     permissions.require_curator_of(actor, fact, "reopen the fact to edit it")

@@ -45,7 +45,7 @@ def clean_review(actor: User, what: str, decision: str, comment: str) -> str:
     return clean_text("comment", comment, max_length=MAX_RATIONALE, multiline=True)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def review_fact(actor: User, fact: FactEdit, decision: str, comment: str) -> Review:
     """A reviewer approves, rejects or requests changes. Approval needs the line's number of current
     approvals (of this revision), no standing rejection, and no unresolved conflict. A row of a change

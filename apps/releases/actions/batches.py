@@ -22,7 +22,7 @@ from apps.releases.actions.common import (
 from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Batch | None:
     """Cut the oldest approved facts of the line (at most `batch_size`) into an immutable batch, with every
     regressed fact of the line re-applied in it (beyond the size: a repair, under the review that approved it).
@@ -117,7 +117,7 @@ def cut_due_batches() -> list[Batch]:
     return batches
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def count_delivery(batch_id: int) -> Batch:
     """Count one start of the apply task in the database (a worker that died cannot count its own death)."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
@@ -127,7 +127,7 @@ def count_delivery(batch_id: int) -> Batch:
     return batch
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def end_delivery_for_retry(batch_id: int, why: str) -> Batch:
     """A delivery that ends on purpose (to retry later) is not a crash: it does not count toward the cap."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
@@ -140,10 +140,17 @@ def end_delivery_for_retry(batch_id: int, why: str) -> Batch:
     return batch
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fail_batch(batch: Batch, reason: str, *, facts_to: str = FactState.HELD, hold: Collection[int] = ()) -> Batch:
     """The batch will produce no version. Its facts are held with the reason (or handed back to the queue,
     all but those in `hold`: the facts to blame, held whatever `facts_to` says)."""
+    return mark_batch_failed(batch, reason, facts_to=facts_to, hold=hold)
+
+
+def mark_batch_failed(
+    batch: Batch, reason: str, *, facts_to: str = FactState.HELD, hold: Collection[int] = ()
+) -> Batch:
+    """fail_batch inside the caller's transaction (cancelling or sweeping a batch)."""
     batch = Batch.objects.select_for_update().get(pk=batch.pk)
     if batch.state != BatchState.PENDING:
         return batch

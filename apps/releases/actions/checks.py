@@ -21,7 +21,7 @@ from apps.releases.queries import production_version
 CHECK_TASK = "workers.gpu.check_line"
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_full_check(actor: User | None, model_line: ModelLine) -> FactCheck:
     """An operator or an auditor (None: the line's schedule) asks production every applied fact of the line.
 
@@ -70,7 +70,7 @@ def report_digest(check: FactCheck) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def finish_full_check(check: FactCheck, results: list[dict], mlflow_artifact: str = "") -> FactCheck:
     """Record the report; the applied facts production no longer says are regressed (re-applied next batch)."""
     check = FactCheck.objects.select_for_update().select_related("version", "model_line").get(pk=check.pk)
@@ -104,7 +104,7 @@ def finish_full_check(check: FactCheck, results: list[dict], mlflow_artifact: st
     return check
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fail_full_check(check: FactCheck, error: str) -> FactCheck:
     """The check could not finish (the version could not be rebuilt, MLflow unreachable): say why."""
     check = FactCheck.objects.select_for_update().get(pk=check.pk)

@@ -22,7 +22,7 @@ from apps.facts.models import FactState
 from apps.outbox.models import OutboxMessage, OutboxState
 from apps.outbox.queries import latest
 from apps.outbox.send import cancel_pending
-from apps.releases.actions.batches import fail_batch
+from apps.releases.actions.batches import mark_batch_failed
 from apps.releases.actions.common import User, dispatch, operator_reason
 from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState
@@ -44,7 +44,7 @@ def _untouched(batch_id: int, what: str) -> Batch:
     return batch
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def resend_batch(actor: User, batch: Batch) -> Batch:
     """An operator sends a pending batch to the workers again (the earlier message, if waiting, is dropped).
 
@@ -58,7 +58,7 @@ def resend_batch(actor: User, batch: Batch) -> Batch:
     return batch
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def cancel_batch(actor: User, batch: Batch, reason: str) -> Batch:
     """An operator cancels a batch no worker has started: it fails, its facts go back to `approved`.
 
@@ -68,10 +68,10 @@ def cancel_batch(actor: User, batch: Batch, reason: str) -> Batch:
     batch = _untouched(batch.pk, "cancel")
     cancel_pending(_subject(batch))
     record_event(actor, "batch.cancelled", batch, after={"reason": reason}, model_line_id=batch.model_line_id)
-    return fail_batch(batch, f"cancelled by {actor.get_username()}: {reason}", facts_to=FactState.APPROVED)
+    return mark_batch_failed(batch, f"cancelled by {actor.get_username()}: {reason}", facts_to=FactState.APPROVED)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _sweep_one(batch_id: int, now, bound: timedelta, *, started: bool) -> str:
     """Re-send (or fail) one batch found stranded: never started (`started` False) or abandoned by its worker."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
@@ -87,7 +87,7 @@ def _sweep_one(batch_id: int, now, bound: timedelta, *, started: bool) -> str:
     sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
     if sends > settings.AMEND_BATCH_MAX_RESENDS:
         what = "its worker stopped answering" if started else "no worker took this batch"
-        fail_batch(batch, f"{what} in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
+        mark_batch_failed(batch, f"{what} in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
         return "failed"
     dispatch(APPLY, batch.pk)
     after = {"by": "sweeper", "sends": sends, **({"why": "abandoned"} if started else {})}

@@ -23,9 +23,13 @@ from apps.releases.queries import production_version
 FACT_PROBE_TOKENS = 12
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_probe(actor: User, version: ModelVersion, prompt: str, max_new_tokens: int = 16) -> Probe:
     """Ask a version a prompt; a GPU worker writes its greedy answer."""
+    return _request_probe(actor, version, prompt, max_new_tokens)
+
+
+def _request_probe(actor: User, version: ModelVersion, prompt: str, max_new_tokens: int = 16) -> Probe:
     prompt = _checked_request(actor, prompt, max_new_tokens)
     if version.state == VersionState.FAILED:
         raise TransitionError(f"{version.label} failed and cannot be probed")
@@ -61,7 +65,7 @@ def _checked_request(actor: User | None, prompt: str, max_new_tokens: int) -> st
     return prompt
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_line_probe(actor: User, line: ModelLine, prompt: str, max_new_tokens: int = 16) -> Probe | None:
     """Ask a line's production version a prompt. A line with no version yet gets its base (v0) recorded
     first by a GPU worker, which then asks it (workers.gpu.probe_line): returns None then, the probe
@@ -69,7 +73,7 @@ def request_line_probe(actor: User, line: ModelLine, prompt: str, max_new_tokens
     prompt = _checked_request(actor, prompt, max_new_tokens)
     version = production_version(line.pk)
     if version is not None:
-        return request_probe(actor, version, prompt, max_new_tokens)
+        return _request_probe(actor, version, prompt, max_new_tokens)
     if ModelVersion.objects.filter(model_line=line).exists():
         raise TransitionError(f"no version of {line.name} is in production yet; probe one of its versions")
     record_event(
@@ -88,7 +92,7 @@ def fact_prompts(fact: FactEdit) -> list[str]:
     return list(dict.fromkeys(p.strip()[:MAX_PROBE_PROMPT] for p in [fact.prompt, *fact.paraphrases] if p.strip()))
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
     """Ask production a submitted fact's prompt and paraphrases (called by the submission itself).
 
@@ -138,7 +142,7 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
     return probes
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def finish_probe(probe: Probe, *, answer: str = "", error: str = "") -> Probe:
     """A worker writes the probe's answer, or why it could not answer (then the probe failed)."""
     Probe.objects.select_for_update().filter(pk=probe.pk).get()  # one worker writes at a time

@@ -179,7 +179,7 @@ def _refuse_failed(version: ModelVersion, consequence: str) -> None:
         raise TransitionError(f"{version.label} failed ({version.state_reason}) and {consequence}")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def promote(
     actor: User | None, version: ModelVersion, reason: str = "", *, automatic: bool = False
 ) -> Promotion | None:
@@ -205,7 +205,7 @@ def promote(
     return _point_production(actor, line, version, kind=PromotionKind.PROMOTE, reason=reason, automatic=False)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def rollback(actor: User, version: ModelVersion, reason: str) -> Promotion:
     """Point production back at an earlier version, exactly; facts applied after it become rolled back."""
     reason = operator_reason(actor, "roll back production", reason, "production is rolled back")
@@ -219,7 +219,7 @@ def rollback(actor: User, version: ModelVersion, reason: str) -> Promotion:
     return _point_production(actor, line, version, kind=PromotionKind.ROLLBACK, reason=reason, automatic=False)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def hold(actor: User, version: ModelVersion, reason: str) -> Promotion:
     """Stop a candidate from being promoted (and the candidates built on it); its facts are held."""
     reason = operator_reason(actor, "hold a version", reason, "this version is held")

@@ -13,7 +13,7 @@ from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 from apps.releases.queries import applied_fact_ids, production_version
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def revert_fact(actor: User, fact: FactEdit, reason: str) -> Batch:
     """Take one applied fact out of production: a revert batch rebuilds the lineage without it.
 

@@ -25,7 +25,7 @@ from apps.releases.records import BuiltVersion
 from mlops.tracking import TrackedVersion
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def ensure_base_version(
     model_line: ModelLine, content_hash: str, tracked: TrackedVersion, checkpoint_bytes: int
 ) -> ModelVersion:
@@ -71,7 +71,7 @@ def _verdict(line: ModelLine, built: BuiltVersion) -> tuple[dict, str, str, str]
     return gate_results, VersionState.HELD, "missed a gate: " + "; ".join(gates.failure_reasons(gate_results)), ""
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -> ModelVersion:
     """Record what a worker built for a batch: exactly once per batch, all or nothing.
 
@@ -155,7 +155,7 @@ def _recheck_summary(built: BuiltVersion) -> dict:
     }
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def set_checkpoint_uri(version: ModelVersion, uri: str) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(checkpoint_uri=uri)
     record_event(None, "version.checkpoint_exported", version, after={"uri": uri}, model_line_id=version.model_line_id)

@@ -34,7 +34,7 @@ IMPORT_TASK = "workers.imports.import_change_set"
 CHUNK_ROWS = 1000
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def start_import(
     actor: User,
     model_line: ModelLine,
@@ -86,7 +86,7 @@ def start_import(
     return change_set
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _import_chunk(change_set_id: int, rows: list[Row]) -> None:
     change_set = ChangeSet.objects.select_for_update().select_related("importer").get(pk=change_set_id)
     if change_set.state != ChangeSetState.IMPORTING or rows[-1][0] <= change_set.last_line:
@@ -99,7 +99,7 @@ def _import_chunk(change_set_id: int, rows: list[Row]) -> None:
     change_set.save(update_fields=["rows_read", "rows_created", "refused", "last_line"])
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _finish_import(change_set_id: int) -> ChangeSet:
     change_set = ChangeSet.objects.select_for_update().get(pk=change_set_id)
     if change_set.state != ChangeSetState.IMPORTING:
@@ -123,7 +123,7 @@ def _finish_import(change_set_id: int) -> ChangeSet:
     return change_set
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def fail_import(change_set_id: int, reason: str) -> ChangeSet:
     """The job could not finish: the set fails with the reason, the rows it had created are withdrawn."""
     change_set = ChangeSet.objects.select_for_update().get(pk=change_set_id)

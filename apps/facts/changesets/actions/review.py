@@ -85,7 +85,7 @@ def _settle(actor: User, change_set: ChangeSet, decision: str, comment: str, rev
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def review_change_set(
     actor: User, change_set: ChangeSet, decision: str, comment: str, *, revision: int | None = None
 ) -> ChangeSetReview:
@@ -147,7 +147,7 @@ def _row_ids(rows: Iterable[int | str]) -> list[int]:
     return ids
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def exclude_rows(actor: User, change_set: ChangeSet, rows: Iterable[int | str], reason: str) -> ChangeSet:
     """Take rows out of a set not yet decided (a reviewer other than the importer, or the importer).
 
@@ -190,7 +190,7 @@ def exclude_rows(actor: User, change_set: ChangeSet, rows: Iterable[int | str], 
     return change_set
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def resubmit_change_set(actor: User, change_set: ChangeSet) -> ChangeSet:
     """The importer sends a set back to review after changes were requested (rows edited or excluded).
 

@@ -11,7 +11,6 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from apps.accounts.roles import Role, grant_role
 from apps.modellines.actions import create_model_line
@@ -41,7 +40,6 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="run even when DEBUG is off")
 
-    @transaction.atomic
     def handle(self, *args, force: bool = False, **options) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo is for local use: set AMEND_DEBUG=1 (or pass --force)", returncode=2)
