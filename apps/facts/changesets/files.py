@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from amend import strict_json
+from apps.core import strict_json
 
 FORMATS = ("jsonl", "csv")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
