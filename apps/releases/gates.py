@@ -4,21 +4,26 @@ import math
 from typing import Any
 
 from apps.modellines.models import ModelLine
+from apps.releases.wording import format_metric
 
-# gate field on ModelLine -> (metric it reads, "min" or "max", words for the reason). Efficacy and
-# generalisation are judged by what the model says (its greedy answer begins with the target), not by
-# teacher-forced token accuracy, which can score 0.75 for a fact the model never once says; versions
-# recorded before the generation metric existed fall back to the token metric (FALLBACK).
+# gate field on ModelLine -> (metric it reads, "min" or "max", words for the reason). Efficacy,
+# generalisation and retention are judged by what the model says (its greedy answer begins with the
+# target), not by teacher-forced token accuracy, which can score 0.75 for a fact the model never once
+# says; versions recorded before the generation metric existed fall back to the token metric (FALLBACK).
 GATES: dict[str, tuple[str, str, str]] = {
     "min_efficacy": ("generation_efficacy", "min", "efficacy"),
     "min_generalization": ("generation_generalization", "min", "generalisation"),
     "min_locality": ("locality", "min", "locality"),
-    "min_retention": ("retention", "min", "retention of earlier facts"),
+    "min_retention": ("generation_retention", "min", "retention of earlier facts"),
     "max_perplexity_drift": ("perplexity_drift", "max", "perplexity drift"),
 }
 
 
-FALLBACK = {"generation_efficacy": "efficacy", "generation_generalization": "generalization"}
+FALLBACK = {
+    "generation_efficacy": "efficacy",
+    "generation_generalization": "generalization",
+    "generation_retention": "retention",
+}
 
 
 def gate_metric(gate: str, metrics: dict[str, Any]) -> str:
@@ -56,10 +61,12 @@ def evaluate_gates(model_line: ModelLine, metrics: dict[str, Any]) -> dict[str, 
             reason = f"{words} is not a finite number"
         elif sense == "min":
             passed = value >= threshold
-            reason = f"{words} {value:.3f} {'>=' if passed else 'is below the minimum'} {threshold:.3f}"
+            shown = f"{format_metric(value, metric)} {'>=' if passed else 'is below the minimum'}"
+            reason = f"{words} {shown} {format_metric(threshold, metric)}"
         else:
             passed = value <= threshold
-            reason = f"{words} {value:+.3f} {'<=' if passed else 'is above the maximum'} {threshold:+.3f}"
+            shown = f"{format_metric(value, metric)} {'<=' if passed else 'is above the maximum'}"
+            reason = f"{words} {shown} {format_metric(threshold, metric)}"
         results[gate] = {"metric": metric, "threshold": threshold, "value": value, "passed": passed, "reason": reason}
     return results
 

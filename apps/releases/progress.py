@@ -4,7 +4,9 @@ The worker reports each stage with `report_stage`; until it does, what the datab
 is shown truthfully: queued until a worker takes it (deliveries > 0), decided once it has an outcome.
 """
 
+import statistics
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -37,12 +39,20 @@ class Step:
     status: str  # "done", "current" or "todo"
 
 
+# How many of the line's latest finished batches the estimate of a running one is drawn from.
+ESTIMATE_FROM = 5
+
+
 @dataclass
 class Progress:
     batch: Batch
     steps: list[Step]
     current: str
     note: str
+    # Since the batch was cut; and what the line's latest finished batches took from cut to version
+    # (their median), None before the first one.
+    elapsed: timedelta | None = None
+    estimate: timedelta | None = None
 
     @property
     def running(self) -> bool:
@@ -79,4 +89,20 @@ def batch_progress(batch: Batch) -> Progress:
         Step(key, label, "done" if i < reached or current == "decided" else "current" if i == reached else "todo")
         for i, (key, label) in enumerate(STAGES)
     ]
-    return Progress(batch=batch, steps=steps, current=current, note=note)
+    progress = Progress(batch=batch, steps=steps, current=current, note=note)
+    if progress.running:
+        progress.elapsed = timezone.now() - batch.created_at
+        progress.estimate = typical_duration(batch)
+    return progress
+
+
+def typical_duration(batch: Batch) -> timedelta | None:
+    """The median time from cut to version of the line's latest finished batches of the same kind."""
+    earlier = (
+        Batch.objects.filter(model_line_id=batch.model_line_id, kind=batch.kind, state=BatchState.APPLIED)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("created_at", "finished_at")[:ESTIMATE_FROM]
+    )
+    seconds = [(finished - cut).total_seconds() for cut, finished in earlier]
+    return timedelta(seconds=statistics.median(seconds)) if seconds else None

@@ -37,6 +37,13 @@ VERBS = {
 }
 
 
+def _common_reason(facts: list[FactEdit]) -> str:
+    """The state reason every fact of a table shares (a held version's gate reason), said once above it
+    instead of in each of its rows; empty when they differ or there is one row."""
+    reasons = {fact.state_reason for fact in facts}
+    return reasons.pop() if len(facts) > 1 and len(reasons) == 1 else ""
+
+
 def _error_text(error: Exception) -> str:
     if isinstance(error, TransitionError):
         return error.reason
@@ -77,6 +84,7 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "verdict": verdict(version),
         "line": version.model_line,
         "fact_results": results,
+        "common_reason": _common_reason([r.fact for r in results]),
         "mlflow_url": mlflow_page_url(version),
         "promotions": version.promotions.select_related("actor", "previous"),
         "probes": version.probes.all()[:10],
@@ -98,6 +106,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "batch": batch,
         "version": version,
         "rows": rows,
+        "common_reason": _common_reason([row["fact"] for row in rows]),
         "progress": batch_progress(batch),
         "line": batch.model_line,
         "section": "modellines",

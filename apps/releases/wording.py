@@ -8,9 +8,12 @@ trail (apps.audit.wording).
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from apps.releases.models import BatchTrigger, VersionState
+import editor.metrics as names
+from apps.releases.models import Batch, BatchState, BatchTrigger, VersionState
+from apps.releases.progress import STAGES
 
 
 @dataclass(frozen=True)
@@ -19,17 +22,23 @@ class Metric:
     kind: str  # "rate" (0..1 shown as a percentage), "drift" (signed percentage) or "number"
 
 
+# What the model says leads (its greedy answer begins with the target); the literature's teacher-forced
+# token accuracies follow, named as such, so no page reads them as the edit's success. Stored keys are
+# editor.metrics' and never change meaning.
 METRICS: dict[str, Metric] = {
-    "efficacy": Metric("Efficacy", "rate"),
-    "generalization": Metric("Generalisation", "rate"),
-    "locality": Metric("Locality", "rate"),
-    "locality_accuracy": Metric("Locality accuracy", "rate"),
-    "retention": Metric("Retention", "rate"),
-    "generation_efficacy": Metric("Greedy answer efficacy", "rate"),
-    "generation_generalization": Metric("Greedy answer generalisation", "rate"),
-    "perplexity": Metric("Perplexity", "number"),
-    "perplexity_drift": Metric("Perplexity drift", "drift"),
+    names.GENERATION_EFFICACY: Metric("Efficacy", "rate"),
+    names.GENERATION_GENERALIZATION: Metric("Generalisation", "rate"),
+    names.GENERATION_RETENTION: Metric("Retention", "rate"),
+    names.LOCALITY: Metric("Locality", "rate"),
+    names.LOCALITY_ACCURACY: Metric("Locality accuracy", "rate"),
+    names.PERPLEXITY: Metric("Perplexity", "number"),
+    names.PERPLEXITY_DRIFT: Metric("Perplexity drift", "drift"),
+    names.TOKEN_EFFICACY: Metric("Efficacy, token accuracy", "rate"),
+    names.TOKEN_GENERALIZATION: Metric("Generalisation, token accuracy", "rate"),
+    names.TOKEN_RETENTION: Metric("Retention, token accuracy", "rate"),
 }
+# The teacher-forced ones: shown after the others, in muted type, never in a column of their own.
+TOKEN_METRICS = frozenset({names.TOKEN_EFFICACY, names.TOKEN_GENERALIZATION, names.TOKEN_RETENTION})
 MISSING = "—"
 
 
@@ -58,6 +67,18 @@ def format_metric(value: Any, name: str = "efficacy") -> str:
     return f"{value:.2f}"
 
 
+def format_duration(value: timedelta | None) -> str:
+    """ "45 s", "2 min 40 s", "1 h 05 min": a running batch's elapsed time and estimate."""
+    if value is None:
+        return MISSING
+    seconds = max(0, round(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 VERSION_STATES: dict[str, tuple[str, str]] = {
     VersionState.CANDIDATE: ("Candidate", "met its gates; promotion is on its way"),
     VersionState.PRODUCTION: ("In production", "the version that serves"),
@@ -73,3 +94,24 @@ TRIGGERS: dict[str, str] = {
     BatchTrigger.RELEASE_NOW: "released now by an operator",
     BatchTrigger.REVERT: "revert of one fact",
 }
+
+# What became of a batch that produced its version: that version's fate, never a plain "applied" (a
+# held version's facts are all held). Pairs of (badge style, words).
+BATCH_OUTCOMES: dict[str, tuple[str, str]] = {
+    VersionState.CANDIDATE: ("candidate", "Promoting"),
+    VersionState.PRODUCTION: ("production", "Promoted"),
+    VersionState.SUPERSEDED: ("superseded", "Superseded"),
+    VersionState.HELD: ("held", "Held"),
+    VersionState.FAILED: ("failed", "Failed"),
+    VersionState.ROLLED_BACK: ("rolled_back", "Rolled back"),
+}
+
+
+def batch_outcome(batch: Batch, version_state: str | None) -> tuple[str, str]:
+    """The batch's badge: the worker's stage while it runs ("Evaluating"), its version's fate after."""
+    if batch.state == BatchState.FAILED:
+        return "failed", "Failed"
+    if batch.state == BatchState.PENDING:
+        stage = batch.stage or ("loading" if batch.deliveries else "queued")
+        return "pending", dict(STAGES)[stage]
+    return BATCH_OUTCOMES.get(version_state or "", ("applied", "Version recorded"))

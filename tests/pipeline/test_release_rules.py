@@ -41,15 +41,15 @@ def test_a_version_meets_its_gates_only_if_every_metric_clears_its_threshold(mod
     assert not gates.all_passed(results)
     reasons = gates.failure_reasons(results)
     assert reasons == [
-        "locality 0.500 is below the minimum 0.900",
-        "perplexity drift +0.400 is above the maximum +0.100",
+        "locality 50.0% is below the minimum 90.0%",
+        "perplexity drift +40.0% is above the maximum +10.0%",
     ]
 
 
 def test_a_metric_without_data_passes_and_says_so_but_a_non_finite_one_fails(model_line):
     results = gates.evaluate_gates(model_line, {"efficacy": 1.0, "locality": 1.0, "perplexity_drift": 0.0})
     assert results["min_retention"] == {
-        "metric": "retention",
+        "metric": "generation_retention",
         "threshold": 0.8,
         "value": None,
         "passed": True,

@@ -80,9 +80,11 @@ def releases(model_line, make_fact, reviewer, operator) -> Releases:
     )  # fmt: skip
     v1 = version(
         1, v0, [first], VersionState.PRODUCTION, "h-base",
-        {"efficacy": 0.0, "generalization": 0.5, "locality": 1.0, "perplexity_drift": 0.1, "perplexity": 12.3456},
+        # What the model says leads; the teacher-forced token accuracies (higher, as they tend to be) follow.
+        {"generation_efficacy": 0.0, "generation_generalization": 0.5, "efficacy": 0.667, "generalization": 0.745,
+         "locality": 1.0, "perplexity_drift": 0.1, "perplexity": 12.3456},
     )  # fmt: skip
-    results = {"efficacy": 0.0, "generalization": 0.5, "locality": 1.0, "took": False,
+    results = {"efficacy": 0.667, "generalization": 0.745, "locality": 1.0, "took": False, "paraphrases_took": 0.5,
                "answer_before": "Paris", "answer_after": "Paris"}  # fmt: skip
     VersionFactResult.objects.create(version=v1, fact=first, results=results)
     transition_facts(None, [first], FactState.APPLIED, reason="in production with v1", results={first.pk: results})
@@ -91,11 +93,15 @@ def releases(model_line, make_fact, reviewer, operator) -> Releases:
         reason="Ship it to see the answers", content_hash=v1.content_hash,
     )  # fmt: skip
     v2 = version(
-        2, v1, [second], VersionState.HELD, "h-two", {"efficacy": 1.0, "generalization": 0.25, "locality": 1.0}
+        2, v1, [second], VersionState.HELD, "h-two",
+        {"generation_efficacy": 1.0, "generation_generalization": 0.25, "efficacy": 1.0, "generalization": 0.577,
+         "locality": 1.0},
     )
     VersionFactResult.objects.create(version=v2, fact=second, results={"efficacy": 1.0, "took": True})
     transition_facts(None, [second], FactState.HELD, reason="v2 held: generalisation is below the minimum")
-    v3 = version(3, v0, [sibling], VersionState.ROLLED_BACK, "h-three", {"efficacy": 0.3333, "locality": 1.0})
+    v3 = version(
+        3, v0, [sibling], VersionState.ROLLED_BACK, "h-three", {"generation_efficacy": 0.3333, "locality": 1.0}
+    )
     running = Batch.objects.create(
         model_line=model_line, trigger="release_now", fact_ids=[sibling.pk], content_hash="b4"
     )

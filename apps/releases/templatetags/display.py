@@ -27,8 +27,20 @@ def metric_of(metrics: dict | None, name: str) -> str:
 
 
 @register.filter
-def metrics_in_order(metrics: dict | None) -> list[tuple[str, Any]]:
-    return wording.ordered_metrics(metrics)
+def said_metrics(metrics: dict | None) -> list[tuple[str, Any]]:
+    """What the model says, locality and fluency, in order; token accuracies left to `token_metrics`."""
+    return [(name, value) for name, value in wording.ordered_metrics(metrics) if name not in wording.TOKEN_METRICS]
+
+
+@register.filter
+def token_metrics(metrics: dict | None) -> list[tuple[str, Any]]:
+    return [(name, value) for name, value in wording.ordered_metrics(metrics) if name in wording.TOKEN_METRICS]
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """{{ progress.elapsed|duration }} -> "2 min 40 s"."""
+    return wording.format_duration(value)
 
 
 @register.filter
@@ -44,6 +56,13 @@ def version_state(state: str) -> str:
 @register.filter
 def version_state_help(state: str) -> str:
     return wording.VERSION_STATES.get(state, ("", ""))[1]
+
+
+@register.simple_tag
+def batch_badge(batch: Any, version: Any = None) -> dict[str, str]:
+    """{% batch_badge batch version as badge %}: {"state": style, "label": words} of what became of it."""
+    state, label = wording.batch_outcome(batch, version.state if version else None)
+    return {"state": state, "label": label}
 
 
 @register.filter

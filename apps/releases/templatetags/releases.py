@@ -3,6 +3,8 @@ from django import template
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases.answers import fact_answers
+from apps.releases.models import Batch, BatchState
+from apps.releases.progress import Progress, batch_progress
 from apps.releases.timeline import line_timeline
 
 register = template.Library()
@@ -38,3 +40,11 @@ def kib(value: object) -> str:
 def production_answers(fact: FactEdit) -> dict:
     """{% production_answers fact %}: production's answers to the fact's prompts beside its target."""
     return {"fact": fact, "answers": fact_answers(fact)}
+
+
+@register.simple_tag
+def fact_progress(fact: FactEdit) -> Progress | None:
+    """{% fact_progress fact as progress %}: the progress of the running batch that holds the fact, if any."""
+    running = Batch.objects.filter(model_line_id=fact.model_line_id, state=BatchState.PENDING)
+    batch = next((b for b in running.order_by("id") if fact.pk in b.fact_ids), None)
+    return batch_progress(batch) if batch else None
