@@ -18,7 +18,6 @@ from apps.audit.export import export_response
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.report import verify_trail
-from apps.modellines.models import ModelLine
 
 PAGE_SIZE = 50
 CHANGE_PREVIEW = 160
@@ -37,13 +36,24 @@ def _filterset(request: HttpRequest) -> AuditEventFilter:
     fields = filterset.form.fields
     for name, label in LABELS.items():
         fields[name].label = label
-    lines = [("", "All model lines")] + [(line.pk, line.name) for line in ModelLine.objects.order_by("name")]
-    fields["model_line"].widget = forms.Select(choices=lines)
+    fields["model_line"].widget = forms.Select(choices=[("", "All model lines"), *_line_choices()])
     fields["action"].widget = forms.TextInput(attrs={"list": "audit-actions", "placeholder": "e.g. fact.approved"})
     fields["actor"].widget = forms.TextInput(attrs={"placeholder": "username or automation"})
     for field in fields.values():
         field.help_text = ""  # one hint under the filters instead of uneven help under each box
     return filterset
+
+
+def _line_choices() -> list[tuple[int, str]]:
+    """Every model line by the name the trail last recorded for it (its creation, or a rename), by name.
+
+    Read from the trail itself: model lines sit above the audit app, which every app writes to and which
+    imports none of them."""
+    names: dict[int, str] = {}
+    named = AuditEvent.objects.filter(object_type="modelline", after__has_key="name").order_by("id")
+    for object_id, name in named.values_list("object_id", "after__name"):
+        names[int(object_id)] = name
+    return sorted(names.items(), key=lambda choice: choice[1])
 
 
 def _change(event: AuditEvent) -> dict:
