@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
@@ -12,8 +11,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.accounts.roles import Role
 from apps.accounts.ui import any_role_required, apply_validation_error, role_required
 from apps.audit.models import AuditEvent
-from apps.facts.models import FactState
-from apps.facts.states import FACT_STATES
 from apps.modellines import actions
 from apps.modellines.forms import ModelLineForm
 from apps.modellines.models import ModelLine
@@ -33,11 +30,8 @@ def _versions_template() -> str | None:
 @any_role_required
 @require_GET
 def modelline_list(request: HttpRequest) -> HttpResponse:
-    lines = ModelLine.objects.annotate(
-        n_submitted=Count("facts", filter=Q(facts__state=FactState.SUBMITTED)),
-        n_approved=Count("facts", filter=Q(facts__state=FactState.APPROVED)),
-        n_applied=Count("facts", filter=Q(facts__state=FactState.APPLIED)),
-    ).order_by("name")
+    # The facts' counts come from the facts app's own tag ({% fact_counts %}): model lines sit below facts.
+    lines = ModelLine.objects.order_by("name")
     return render(request, "modellines/list.html", {"lines": lines, "section": "modellines"})
 
 
@@ -45,10 +39,8 @@ def modelline_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def modelline_detail(request: HttpRequest, name: str) -> HttpResponse:
     line = get_object_or_404(ModelLine, name=name)
-    counts = dict(line.facts.values_list("state").annotate(n=Count("id")).order_by())
     context = {
         "line": line,
-        "state_counts": [(value, label, counts.get(value, 0)) for value, label in FACT_STATES.items()],
         "events": AuditEvent.objects.filter(model_line_id=line.pk).order_by("-id")[:10],
         "versions_template": _versions_template(),
         "section": "modellines",
