@@ -7,6 +7,10 @@ Ctrl-C (or SIGTERM) stops all three cleanly. The broker is kombu's filesystem tr
 var/broker. AMEND_PORT changes the port (default 8000); AMEND_NO_WORKER=1 runs the web app alone.
 With a local MLflow store it also starts the MLflow UI (amend.mlflow_ui, as `make mlflow` does), so
 the version pages' MLflow links open; AMEND_NO_MLFLOW_UI=1 leaves it out.
+
+The first run makes a local audit key pair under var/audit-keys/ and writes var/.env (debug mode and the
+pair's paths), which amend/settings.py reads: checkpoints are signed, and `manage.py verify_audit` or the
+README's offline recipe work from a plain shell as they do here.
 """
 
 import os
@@ -32,6 +36,27 @@ def start(name: str, *args: str) -> tuple[str, subprocess.Popen]:
     return name, process
 
 
+def local_env(env_file: Path, key_dir: Path) -> None:
+    """Write var/.env once, with a local audit key pair unless the environment names one."""
+    from apps.audit.management.commands.checkpoint_audit import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, write_key_pair
+
+    if env_file.exists():
+        print(f"Local settings: {env_file}")
+        return
+    lines = [
+        "# Written by `make run` for local use only; amend/settings.py reads it, the environment wins.",
+        "AMEND_DEBUG=1",
+    ]
+    if not os.environ.get("AMEND_AUDIT_SIGNING_KEY") and not os.environ.get("AMEND_AUDIT_SIGNING_KEY_FILE"):
+        private, public = key_dir / PRIVATE_KEY_FILE, key_dir / PUBLIC_KEY_FILE
+        if not (private.exists() and public.exists()):
+            write_key_pair(key_dir)
+        lines += [f"AMEND_AUDIT_SIGNING_KEY_FILE={private}", f"AMEND_AUDIT_PUBLIC_KEY_FILE={public}"]
+        print(f"Audit checkpoint keys (local, git-ignored): {private} (signs), {public} (verifies)")
+    env_file.write_text("\n".join(lines) + "\n")
+    print(f"Local settings written to {env_file}: manage.py commands from a plain shell use them.")
+
+
 def main() -> int:
     os.environ.setdefault("AMEND_DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amend.settings")
@@ -45,6 +70,8 @@ def main() -> int:
 
     for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed", settings.VAR_DIR / "mlflow"):
         folder.mkdir(parents=True, exist_ok=True)
+    # The children (web, worker, beat, the manage.py steps) read it when their settings load.
+    local_env(settings.LOCAL_ENV_FILE, settings.VAR_DIR / "audit-keys")
     with_worker = os.environ.get("AMEND_NO_WORKER") != "1"
     if with_worker and not (settings.AMEND_BASE_MODEL_DIR / "config.json").exists():
         print(f"The bundled model is missing at {settings.AMEND_BASE_MODEL_DIR}: run `make base-model`.")

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -23,6 +24,15 @@ def env_list(name: str, default: str) -> list[str]:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AMEND_VAR_DIR", BASE_DIR / "var"))
+# `make run` writes its local choices (debug mode, the audit key pair it made) to var/.env, so every
+# command the README prints works from a plain shell as it does under `make run`. What the environment
+# sets wins. The test suite sets its own environment: pytest (which exports PYTEST_VERSION) skips the file.
+LOCAL_ENV_FILE = VAR_DIR / ".env"
+if LOCAL_ENV_FILE.is_file() and "PYTEST_VERSION" not in os.environ:
+    for _line in LOCAL_ENV_FILE.read_text().splitlines():
+        _name, _, _value = _line.partition("=")
+        if _name.strip() and not _name.lstrip().startswith("#"):
+            os.environ.setdefault(_name.strip(), _value.strip())
 
 DEBUG = env_bool("AMEND_DEBUG", False)
 SECRET_KEY = os.environ.get("AMEND_SECRET_KEY", "")
@@ -238,13 +248,13 @@ AMEND_MLFLOW_MAX_RETRIES = int(os.environ.get("AMEND_MLFLOW_MAX_RETRIES", "10"))
 # Quick tries of each MLflow call inside a task before the task itself retries.
 AMEND_MLFLOW_ATTEMPTS = int(os.environ.get("AMEND_MLFLOW_ATTEMPTS", "3"))
 AMEND_MLFLOW_BACKOFF_SECONDS = float(os.environ.get("AMEND_MLFLOW_BACKOFF_SECONDS", "0.5"))
+# Retention is measured on every earlier fact of the lineage, or a seeded sample of this size above it.
+AMEND_RETENTION_SAMPLE = int(os.environ.get("AMEND_RETENTION_SAMPLE", "200"))
 # Greedy answers before and after the edit, for the facts' pages (first N facts of a batch).
 AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
 # Where a worker keeps deltas and normaliser states it has written or downloaded.
 AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 # Model lines whose model a worker keeps loaded at once (least recently used out).
-    # Lines with a full_check_interval get their check when it is due (the interval itself is the line's).
-    "schedule-full-checks": {"task": "workers.batching.schedule_full_checks", "schedule": 60.0},
 AMEND_WORKER_MAX_LINES = int(os.environ.get("AMEND_WORKER_MAX_LINES", "2"))
 # A version stores a dense snapshot of its edited modules once the deltas since the nearest snapshot
 # hold this many rank-1 terms: a rebuild then adds fewer (workers/lineage.py; figures: bench lineage).
@@ -339,12 +349,13 @@ CELERY_BEAT_SCHEDULE.update(
 # or of debug mode, or too short to resist guessing (there is no escape hatch: set a real key).
 _PLACEHOLDER_KEYS = ("change-me", "insecure-")
 if not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith(_PLACEHOLDER_KEYS) or len(set(SECRET_KEY)) < 5):
-    raise RuntimeError(
+    raise ImproperlyConfigured(
         "AMEND_SECRET_KEY is unset, a placeholder or shorter than 32 characters; set a random one, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or AMEND_DEBUG=1 for local use)"
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or AMEND_DEBUG=1 for local use; "
+        "`make run` writes var/.env, which sets it for every command)"
     )
 if not DEBUG and len(AMEND_AUDIT_HMAC_KEY) < 32:
-    raise RuntimeError(
+    raise ImproperlyConfigured(
         "AMEND_AUDIT_HMAC_KEY (or AMEND_AUDIT_HMAC_KEY_FILE) is unset or shorter than 32 characters: every process "
         "that writes audit events needs the same random key, e.g. "
         "python -c 'import secrets; print(secrets.token_hex(32))'"
@@ -372,11 +383,11 @@ SECURE_HSTS_SECONDS = int(os.environ.get("AMEND_HSTS_SECONDS", "31536000" if AME
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AMEND_HSTS_INCLUDE_SUBDOMAINS", False)
 if os.environ.get("AMEND_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["AMEND_PROXY_SSL_HEADER"].upper().replace("-", "_"), "https")
-# Input (issue 11): API JSON bodies refuse deep nesting and out-of-range numbers (apps/core/strict_json.py);
+# Input (issue 11): API JSON bodies refuse deep nesting and out-of-range numbers (amend/strict_json.py);
 # request bodies over the limit are refused from their Content-Length before anything reads or spools them
 # (amend/body_limit.py, ahead of the CSRF check, which parses POST bodies).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "apps.core.strict_json.StrictJSONParser",
+    "amend.strict_json.StrictJSONParser",
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]

@@ -93,9 +93,18 @@ def releases(model_line, make_fact, reviewer, operator) -> Releases:
         reason="Ship it to see the answers", content_hash=v1.content_hash,
     )  # fmt: skip
     v2 = version(
-        2, v1, [second], VersionState.HELD, "h-two",
-        {"generation_efficacy": 1.0, "generation_generalization": 0.25, "efficacy": 1.0, "generalization": 0.577,
-         "locality": 1.0},
+        2,
+        v1,
+        [second],
+        VersionState.HELD,
+        "h-two",
+        {
+            "generation_efficacy": 1.0,
+            "generation_generalization": 0.25,
+            "efficacy": 1.0,
+            "generalization": 0.577,
+            "locality": 1.0,
+        },
     )
     VersionFactResult.objects.create(version=v2, fact=second, results={"efficacy": 1.0, "took": True})
     transition_facts(None, [second], FactState.HELD, reason="v2 held: generalisation is below the minimum")

@@ -52,7 +52,7 @@ def test_what_the_model_says_leads_and_token_accuracy_is_labelled_as_such(client
     assert said < token and "efficacy, token accuracy 66.7%" in version[token:]
 
     batch = text(client.get(reverse("release_batch", args=[releases.v1.batch_id])))
-    assert "<th scope=\"col\">Says the target?</th>" in batch and "efficacy, token accuracy 66.7%" in batch
+    assert '<th scope="col">Says the target?</th>' in batch and "efficacy, token accuracy 66.7%" in batch
 
 
 def test_gate_reasons_read_as_percentages_like_the_gate_tables(model_line):
@@ -82,7 +82,6 @@ def test_a_running_batch_shows_the_workers_stage_elapsed_time_and_an_estimate(cl
 
 
 def test_a_reason_every_row_shares_is_said_once_and_whole(client_for, operator, releases, make_fact):
-    from apps.facts.actions import transition_facts
     from apps.facts.models import FactEdit, FactState
 
     reason = "v2 held: generalisation 25.0% is below the minimum 60.0% (the gate of the line, " + "x" * 80 + ")"
@@ -90,7 +89,6 @@ def test_a_reason_every_row_shares_is_said_once_and_whole(client_for, operator, 
     batch = Batch.objects.get(pk=releases.v2.batch_id)
     Batch.objects.filter(pk=batch.pk).update(fact_ids=[f.pk for f in facts], state=BatchState.APPLIED)
     FactEdit.objects.filter(pk__in=[f.pk for f in facts]).update(state=FactState.HELD, state_reason=reason)
-    del transition_facts
 
     page = text(client_for(operator).get(reverse("release_batch", args=[batch.pk])))
     assert page.count(reason) == 1 and "minimum 0.…" not in page
