@@ -105,6 +105,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'amend.sqlite3'}"),
         conn_max_age=int(os.environ.get("AMEND_DB_CONN_MAX_AGE", "60")),
+        # A kept connection is pinged before a request's first query: after a PostgreSQL restart (or a failover)
+        # the dead one is replaced instead of failing the request with a 500 (issue 16).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -198,7 +201,12 @@ CACHES = {
 # under var/ when nothing is configured, so `make run` needs no server.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-AMEND_VISIBILITY_TIMEOUT = int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "3600"))
+# A batch whose worker died is redone within AMEND_VISIBILITY_TIMEOUT + AMEND_REDELIVERY_SCAN_SECONDS (default
+# 5.5 min). A batch running longer is handed out again meanwhile: that copy finds the lineage held by the running
+# worker and waits its turn without counting a delivery (workers/gpu.py), so long batches are safe (README).
+AMEND_VISIBILITY_TIMEOUT = int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "300"))
+# How soon such a copy looks again (keep it well below the visibility timeout).
+AMEND_BUSY_LINEAGE_RECHECK_SECONDS = float(os.environ.get("AMEND_BUSY_LINEAGE_RECHECK_SECONDS", "30"))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(BROKER_DIR / "queue"),

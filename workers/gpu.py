@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError, connections
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.releases import actions
+from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState, CheckState, FactCheck, ModelVersion, Probe, ProbeState
 from mlops import tracking
 
@@ -77,6 +78,12 @@ def _apply_batch(self, batch_id: int) -> dict:
     from workers import pipeline
     from workers.lineage import LineageError
 
+    line_id = Batch.objects.filter(pk=batch_id).values_list("model_line_id", flat=True).first()
+    if line_id is not None and lineage_busy(line_id):
+        # A live worker holds this line: the broker handed the batch out again after the visibility timeout
+        # while it still runs (a long batch), or another batch of the line runs. Not a delivery (it must not
+        # count towards AMEND_MAX_DELIVERIES): look again shortly; a dead worker's lock is gone with it.
+        raise self.retry(countdown=settings.AMEND_BUSY_LINEAGE_RECHECK_SECONDS)
     try:
         batch = actions.count_delivery(batch_id)
     except Batch.DoesNotExist:
