@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -41,6 +41,7 @@ EXPLAINED_STATES = {
     FactState.REJECTED,
     FactState.WITHDRAWN,
     FactState.HELD,
+    FactState.REGRESSED,
     FactState.ROLLED_BACK,
     FactState.REVERTED,
 }
@@ -381,6 +382,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "page": page,
         "items": items,
         "model_lines": ModelLine.objects.order_by("name"),
+        # Context for reviewers: facts already approved that production no longer says ride their line's next
+        # batch without a new review.
+        "regressed_lines": ModelLine.objects.annotate(
+            n_regressed=Count("facts", filter=Q(facts__state=FactState.REGRESSED))
+        ).filter(n_regressed__gt=0),
         "chosen_line": line,
         "review_form": ReviewForm(),
         "section": "reviews",

@@ -15,7 +15,7 @@ from apps.core.api import REFUSALS, Pagination, WriteThrottle
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions
-from apps.releases.checkreport import export_name, report_csv, report_json
+from apps.releases.checkreport import export_response
 from apps.releases.models import Batch, BatchState, FactCheck, ModelVersion, Probe, Promotion, VersionState
 from apps.releases.serializers import (
     BatchDetailSerializer,
@@ -195,10 +195,4 @@ class FactCheckViewSet(_ReadOnly):
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str) -> HttpResponse:
         """The report with every fact's line: `?as=csv` (default) or `?as=json`."""
-        check = self.get_object()
-        as_json = request.query_params.get("as") == "json"
-        body = report_json(check) if as_json else report_csv(check)
-        response = HttpResponse(body, content_type="application/json" if as_json else "text/csv; charset=utf-8")
-        name = export_name(check, "json" if as_json else "csv")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return export_response(self.get_object(), "json" if request.query_params.get("as") == "json" else "csv")

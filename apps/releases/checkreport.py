@@ -4,6 +4,8 @@ import csv
 import io
 import json
 
+from django.http import HttpResponse
+
 from apps.releases.models import FactCheck
 
 COLUMNS = ["fact_id", "prompt", "target", "answer", "still_said", "applied_in", "since"]
@@ -40,5 +42,11 @@ def report_csv(check: FactCheck) -> str:
     return out.getvalue()
 
 
-def export_name(check: FactCheck, extension: str) -> str:
-    return f"{check.model_line.name}-v{check.version.number}-check-{check.pk}.{extension}"
+def export_response(check: FactCheck, fmt: str) -> HttpResponse:
+    """The report as a download: `fmt` "csv" (every fact's line) or "json" (the summary and every line)."""
+    as_json = fmt == "json"
+    body = report_json(check) if as_json else report_csv(check)
+    response = HttpResponse(body, content_type="application/json" if as_json else "text/csv; charset=utf-8")
+    name = f"{check.model_line.name}-v{check.version.number}-check-{check.pk}.{'json' if as_json else 'csv'}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -9,8 +9,10 @@ from django.db import connection
 from django.db.models import Max
 
 from apps.core.errors import TransitionError
+from apps.facts.models import FactEdit, FactState
+from apps.facts.states import KEEPS_REGRESSING
 from apps.modellines.models import ModelLine
-from apps.releases.models import Batch, ModelVersion, VersionFactResult, VersionState
+from apps.releases.models import Batch, FactCheck, ModelVersion, VersionFactResult, VersionState
 
 # The versions a new batch may build on: the newest of them is the lineage's head.
 HEAD_STATES = (VersionState.CANDIDATE, VersionState.PRODUCTION)
@@ -103,3 +105,23 @@ def revert_plan(batch: Batch, head: ModelVersion) -> tuple[ModelVersion | None, 
         if remaining:
             segments.append((version.batch_id, remaining))
     return start, segments
+
+
+# Regressed facts a line page lists by name (the count says how many in all).
+REGRESSED_SHOWN = 20
+
+
+def self_check(model_line: ModelLine) -> dict:
+    """What a line's self-check found: the regressed facts (waiting for the next batch), those held because
+    they keep regressing, and the latest full check of production."""
+    regressed = FactEdit.objects.filter(model_line=model_line, state=FactState.REGRESSED)
+    keeps = FactEdit.objects.filter(
+        model_line=model_line, state=FactState.HELD, state_reason__startswith=KEEPS_REGRESSING
+    )
+    return {
+        "regressed": list(regressed.order_by("regressed_at", "id")[:REGRESSED_SHOWN]),
+        "regressed_count": regressed.count(),
+        "keeps_regressing": list(keeps.order_by("regressed_at", "id")[:REGRESSED_SHOWN]),
+        "keeps_regressing_count": keeps.count(),
+        "check": FactCheck.objects.filter(model_line=model_line).select_related("version").first(),
+    }

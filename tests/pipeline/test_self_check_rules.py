@@ -82,3 +82,53 @@ def test_a_regressed_fact_rides_the_next_batch_until_it_keeps_regressing(model_l
     batch = actions.release_now(operator, model_line)
     assert batch.fact_ids == [again.pk]
     assert FactEdit.objects.get(pk=again.pk).state_reason == f"re-applied after regressing in v4: in batch {batch.pk}"
+
+
+def test_a_regressed_fact_shows_on_its_page_its_line_page_and_the_review_queue(
+    model_line, applied, client_for, curator, reviewer
+):
+    [fact] = applied(1)
+    mark_regressed(model_line, {fact.pk: "Paris"}, version=3, where="v3's check of earlier facts")
+    line_page = client_for(curator).get(f"/model-lines/{model_line.name}/").content.decode()
+    assert "<strong>1</strong> regressed fact " in line_page and f"fact #{fact.pk}</a>" in line_page
+    fact_page = client_for(curator).get(f"/facts/{fact.pk}/").content.decode()
+    assert "Why it is regressed:</strong> v3 no longer says it (answers &#x27;Paris&#x27;" in fact_page
+    assert "Regressed 1 time: last no longer said by v3" in fact_page
+    queue = client_for(reviewer).get("/reviews/").content.decode()
+    assert 'id="regressed-context"' in queue and f"{model_line.name}</a> 1" in queue
+
+
+def test_a_full_checks_report_page_and_exports_state_what_production_says(
+    model_line, production, applied, auditor, client_for
+):
+    kept, lost = applied(2)
+    check = actions.request_full_check(auditor, model_line)
+    rows = [
+        {
+            "fact_id": kept.pk,
+            "prompt": kept.prompt,
+            "target": kept.target,
+            "answer": kept.target,
+            "still_said": True,
+            "applied_in": 1,
+            "since": None,
+        },
+        {
+            "fact_id": lost.pk,
+            "prompt": lost.prompt,
+            "target": lost.target,
+            "answer": "Rome",
+            "still_said": False,
+            "applied_in": 1,
+            "since": 0,
+        },
+    ]
+    check = actions.finish_full_check(check, rows, "runs:/abc/reports/full-check.json")
+    assert FactEdit.objects.get(pk=lost.pk).state == FactState.REGRESSED
+    client = client_for(auditor)
+    page = client.get(f"/releases/checks/{check.pk}/").content.decode()
+    assert "<strong>1 of 2</strong> applied facts" in page and check.digest in page and "Rome" in page
+    exported = client.get(f"/releases/checks/{check.pk}/export.csv").content.decode().splitlines()
+    assert exported[0] == "fact_id,prompt,target,answer,still_said,applied_in,since" and len(exported) == 3
+    [finished] = AuditEvent.objects.filter(action="check.finished")
+    assert finished.after["digest"] == check.digest and finished.after["regressed"] == [lost.pk]

@@ -5,6 +5,7 @@ from apps.modellines.models import ModelLine
 from apps.releases.answers import fact_answers
 from apps.releases.models import Batch, BatchState
 from apps.releases.progress import Progress, batch_progress
+from apps.releases.queries import self_check
 from apps.releases.timeline import line_timeline
 
 register = template.Library()
@@ -48,3 +49,9 @@ def fact_progress(fact: FactEdit) -> Progress | None:
     running = Batch.objects.filter(model_line_id=fact.model_line_id, state=BatchState.PENDING)
     batch = next((b for b in running.order_by("id") if fact.pk in b.fact_ids), None)
     return batch_progress(batch) if batch else None
+
+
+@register.inclusion_tag("releases/_self_check.html", takes_context=True)
+def self_check_of(context: template.Context, line: ModelLine) -> dict:
+    """{% self_check_of line %}: the line's regressed facts and its latest full check of production."""
+    return {"line": line, "roles": context.get("roles"), "csrf_token": context.get("csrf_token"), **self_check(line)}
