@@ -1,6 +1,6 @@
 """``python -m bench pipeline``: approval-to-production time of a batch on the bundled model.
 
-    python -m bench pipeline [--facts 100] [--batches 2] [--open-gates] [--model DIR] [--data FILE] [--json]
+    python -m bench pipeline [--facts 100] [--batches 2] [--open-gates] [--check] [--model DIR] [--data FILE] [--json]
 
 Runs the pipeline's own code (workers.pipeline, the promotion action, the alias and checkpoint
 tasks) in a child process against a throwaway SQLite database, MLflow store and worker cache in a
@@ -10,13 +10,17 @@ model, materialise the parent, edit, evaluate, record in MLflow, promote (alias 
 moved), export the full checkpoint. The first batch is cold (the model is loaded); the next ones
 show a worker that keeps the model in memory. It also reports the bytes stored per version (delta
 factors + normaliser state) against a full checkpoint.
-Goals on a 2-core machine: under 60 s approval to production, a delta under 1% of a checkpoint.
+After the batches: the time per version (the last within 10% of the second: flat), evaluation against
+edit time, and how long the line page, a fact page and the versions API take to answer. With --check, a
+full check of production over every applied fact (workers.gpu.check_line in this process): how many of the
+facts that took production still says, and how long asking all of them took.
+Goals on a 2-core machine: under 60 s approval to production with evaluation no longer than the edit, a
+delta under 1% of a checkpoint, pages under 300 ms, a full check of 1,000 facts under 60 s holding >= 90%.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -24,80 +28,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from bench.django_bench import BenchError, BenchParser
+from bench.pipeline_figures import GOAL_DELTA_SHARE, GOAL_SECONDS, PAGE_TRIES, BatchFigures, CheckFigures, Report
 
 CHILD_FLAG = "AMEND_BENCH_PIPELINE_CHILD"
-GOAL_SECONDS = 60.0
-GOAL_DELTA_SHARE = 0.01
 # Records after the edited ones lend their `loc` prompts to the line's own locality probes.
 LINE_PROBES = 50
-
-
-@dataclass
-class BatchFigures:
-    facts: int
-    approval_to_production_s: float
-    checkpoint_export_s: float
-    stages_s: dict[str, float]
-    other_s: float
-    delta_bytes: int
-    normalizer_bytes: int
-    checkpoint_bytes: int
-    state: str
-    metrics: dict[str, float]
-
-    @property
-    def delta_share(self) -> float:
-        return self.delta_bytes / self.checkpoint_bytes if self.checkpoint_bytes else float("nan")
-
-    @property
-    def stored_share(self) -> float:
-        stored = self.delta_bytes + self.normalizer_bytes
-        return stored / self.checkpoint_bytes if self.checkpoint_bytes else float("nan")
-
-
-@dataclass
-class Report:
-    model: str
-    data: str
-    batches: list[BatchFigures] = field(default_factory=list)
-
-    def table(self, goal_seconds: float, goal_share: float) -> str:
-        """Per batch: approval to production by stage, checkpoint export, bytes stored, metrics."""
-        lines = [f"bench pipeline on {self.model}, facts from {self.data}"]
-        for index, b in enumerate(self.batches, start=1):
-            label = "cold: model loaded" if index == 1 else "warm: model kept in memory"
-            total = b.approval_to_production_s
-            lines.append(f"batch {index} ({b.facts} facts, {label}) -> version {b.state}")
-            lines.append(f"  approval to production  {total:8.2f} s   (goal < {goal_seconds:.0f} s)")
-            for stage, seconds in [*b.stages_s.items(), ("other (cut, DB, promote, aliases)", b.other_s)]:
-                share = seconds / total * 100 if total else 0.0
-                lines.append(f"    {stage:<34} {seconds:8.2f} s  {share:5.1f}%")
-            lines.append(f"  full checkpoint export  {b.checkpoint_export_s:8.2f} s   (after promotion)")
-            lines.append(f"  full checkpoint         {b.checkpoint_bytes:>12,} B")
-            goal = f"(goal < {goal_share * 100:.0f}%)"
-            lines.append(f"  delta factors           {b.delta_bytes:>12,} B  {b.delta_share * 100:7.3f}%  {goal}")
-            lines.append(f"  + normaliser state      {b.normalizer_bytes:>12,} B  {b.stored_share * 100:7.3f}%  in all")
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(b.metrics.items()))
-            lines.append(f"  metrics: {shown}")
-        return "\n".join(lines)
-
-    def to_json(self) -> str:
-        """The same figures for scripts (the delta share included)."""
-        return json.dumps(
-            {
-                "model": self.model,
-                "data": self.data,
-                "batches": [{**asdict(b), "delta_share": b.delta_share} for b in self.batches],
-            },
-            indent=2,
-        )
 
 
 def default_data() -> Path:
@@ -144,8 +85,58 @@ def approve_facts(line: Any, requests: list[Any]) -> list[Any]:
     return facts
 
 
+def time_pages(line: Any, operator: Any) -> dict[str, float]:
+    """Median seconds of the line page, a fact page and the versions API, as an operator sees them."""
+    import statistics
+
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(operator)
+    fact = line.facts.order_by("-id").first()
+    urls = {
+        "line page": reverse("modelline_detail", args=[line.name]),
+        "fact page": reverse("fact_detail", args=[fact.pk]),
+        "versions API": f"/api/versions/?model_line={line.pk}",
+    }
+    pages = {}
+    for name, url in urls.items():
+        seconds = []
+        for _ in range(PAGE_TRIES):
+            started = time.perf_counter()
+            response = client.get(url)
+            seconds.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise BenchError(f"{name} answered {response.status_code}")
+        pages[name] = statistics.median(seconds[1:])  # the first one warms caches up
+    return pages
+
+
+def full_check(line: Any, operator: Any) -> CheckFigures:
+    """Ask production every applied fact of the line, in this process, and time it."""
+    from apps.releases import actions
+    from workers import gpu
+
+    check = actions.request_full_check(operator, line)
+    started = time.perf_counter()
+    gpu.check_line(check.pk)
+    seconds = time.perf_counter() - started
+    check.refresh_from_db()
+    if check.state != "done":
+        raise BenchError(f"the full check ended {check.state}: {check.error}")
+    return CheckFigures(check.version.number, check.facts_total, check.still_said, seconds)
+
+
 def run_benchmark(
-    model_dir: Path, data: Path, *, facts: int, batches: int, open_gates: bool, log: Callable[[str], object]
+    model_dir: Path,
+    data: Path,
+    *,
+    facts: int,
+    batches: int,
+    open_gates: bool,
+    check: bool,
+    log: Callable[[str], object],
 ) -> Report:
     """In the throwaway environment: approve ``batches`` batches of ``facts`` facts and time each to production."""
     from django.contrib.auth import get_user_model
@@ -222,6 +213,10 @@ def run_benchmark(
                 metrics=version.metrics,
             )
         )
+    report.pages_s = time_pages(line, operator)
+    if check:
+        log("full check of production...")
+        report.check = full_check(line, operator)
     return report
 
 
@@ -237,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--open-gates", action="store_true", help="gates every version meets (time the promotion whatever the metrics)"
     )
+    p.add_argument("--check", action="store_true", help="end with a full check of production over every applied fact")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and MLflow store")
     return p
@@ -261,7 +257,13 @@ def main(argv: list[str]) -> int:
         read_records(data, args.facts * args.batches + LINE_PROBES)
         return run_isolated(model_dir, data, args)
     report = run_benchmark(
-        model_dir, data, facts=args.facts, batches=args.batches, open_gates=args.open_gates, log=print
+        model_dir,
+        data,
+        facts=args.facts,
+        batches=args.batches,
+        open_gates=args.open_gates,
+        check=args.check,
+        log=print,
     )
     print(report.table(GOAL_SECONDS, GOAL_DELTA_SHARE))
     if args.json:
@@ -286,7 +288,7 @@ def run_isolated(model_dir: Path, data: Path, args: argparse.Namespace) -> int:
         "AMEND_BASE_MODEL_DIR": str(model_dir),
     }
     argv = ["--facts", str(args.facts), "--batches", str(args.batches), "--model", str(model_dir), "--data", str(data)]
-    argv += ["--open-gates"] * args.open_gates + ["--json"] * args.json
+    argv += ["--open-gates"] * args.open_gates + ["--check"] * args.check + ["--json"] * args.json
     try:
         code = subprocess.call([sys.executable, "-m", "bench", "pipeline", *argv], env=env, cwd=settings.BASE_DIR)
     finally:
