@@ -12,11 +12,16 @@ from apps.facts.states import FACT_STATES
 register = template.Library()
 
 
-class FactCounts(dict):
+class FactCounts:
     """A line's facts by state: {{ counts.submitted }} (0 when none), and `rows` for every state."""
 
-    def __missing__(self, state: str) -> int:
-        return 0
+    def __init__(self, by_state: dict[str, int]) -> None:
+        self.by_state = by_state
+
+    def __getitem__(self, state: str) -> int:
+        if state not in FACT_STATES:
+            raise KeyError(state)  # not a state: the template looks for an attribute (`rows`)
+        return self.by_state.get(state, 0)
 
     @property
     def rows(self) -> list[tuple[str, str, int]]:
@@ -27,4 +32,4 @@ class FactCounts(dict):
 @register.simple_tag
 def fact_counts(line: object) -> FactCounts:
     """{% fact_counts line as counts %}: how many of the line's facts are in each state (one query)."""
-    return FactCounts(line.facts.values_list("state").annotate(n=Count("id")).order_by())
+    return FactCounts(dict(line.facts.values_list("state").annotate(n=Count("id")).order_by()))
