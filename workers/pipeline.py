@@ -24,6 +24,7 @@ from apps.releases import actions
 from apps.releases.locks import lineage_lock
 from apps.releases.models import Batch, BatchKind, BatchState, ModelVersion
 from apps.releases.progress import report_stage
+from apps.releases.queries import probe_answers
 from apps.releases.records import BuiltVersion
 from mlops import tracking
 from workers import lineage
@@ -103,6 +104,8 @@ class BuildInputs:
     rechecked: list[FactEdit]  # earlier applied facts asked again: still said, or regressed?
     probes: list[Any]  # locality probes: the line's, the general set, the facts' own
     answered: list[int]  # facts whose answers before/after are recorded
+    # What the start version already answered to those facts' prompts (their submission's probes): not asked again.
+    known_answers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +149,7 @@ def gather(
         rechecked=recheck_sample(line, start, exclude=fact_ids, seed=batch.pk),
         probes=probes,
         answered=fact_ids[: settings.AMEND_FACT_ANSWERS],
+        known_answers=probe_answers(start, [facts[pk].prompt for pk in fact_ids[: settings.AMEND_FACT_ANSWERS]]),
     )
 
 
@@ -173,7 +177,10 @@ def edit_and_evaluate(
     with stages.timed("evaluate"):
         baseline = locality_baseline(model.loaded, inputs.probes)
         perplexity_before = perplexity(model.loaded, model.fluency_text)
-        answers_before = answers_to(model.loaded, answered)
+        unknown = list({r.prompt: r for r in answered if r.prompt not in inputs.known_answers}.values())
+        decoded = zip([r.prompt for r in unknown], answers_to(model.loaded, unknown), strict=True)
+        before = {**inputs.known_answers, **dict(decoded)}
+        answers_before = [before[r.prompt] for r in answered]
 
     progress("editing")
     with stages.timed("edit"):

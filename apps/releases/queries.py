@@ -12,7 +12,7 @@ from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
 from apps.facts.states import KEEPS_REGRESSING
 from apps.modellines.models import ModelLine
-from apps.releases.models import Batch, FactCheck, ModelVersion, VersionFactResult, VersionState
+from apps.releases.models import Batch, FactCheck, ModelVersion, Probe, ProbeState, VersionFactResult, VersionState
 
 # The versions a new batch may build on: the newest of them is the lineage's head.
 HEAD_STATES = (VersionState.CANDIDATE, VersionState.PRODUCTION)
@@ -74,6 +74,12 @@ def descendant_ids(version: ModelVersion) -> set[int]:
 def applied_fact_ids(version: ModelVersion) -> list[int]:
     """Every fact whose edit the version's weights hold, in application order."""
     return [fact_id for ancestor in ancestry(version) for fact_id in ancestor.fact_ids]
+
+
+def probe_answers(version: ModelVersion, prompts: list[str]) -> dict[str, str]:
+    """What the version already answered to these prompts (probes it finished), the newest answer of each."""
+    done = Probe.objects.filter(version=version, prompt__in=set(prompts), state=ProbeState.DONE).order_by("id")
+    return dict(done.values_list("prompt", "answer"))
 
 
 def latest_fact_results(version_ids: list[int], fact_ids: list[int]) -> dict[int, dict]:
