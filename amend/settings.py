@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.outbox import tasks
+
 
 def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
@@ -235,14 +237,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"workers.gpu.*": {"queue": "gpu"}}
+# Every task to its queue, from the one table of tasks (apps.outbox.tasks).
+CELERY_TASK_ROUTES = tasks.ROUTES
 CELERY_TASK_ALWAYS_EAGER = False
 # Nothing reads task results (the database holds every outcome): not storing them keeps a Redis outage from
 # stalling a worker's finished task, and a publish from waiting on the result backend's retries (~20 s).
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "cut-due-batches": {
-        "task": "workers.batching.cut_due_batches",
+        "task": tasks.CUT_DUE_BATCHES.name,
         "schedule": float(os.environ.get("AMEND_BATCH_POLL_SECONDS", "30")),
     },
 }
@@ -347,8 +350,8 @@ AMEND_BATCH_STALL_SECONDS = float(
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("AMEND_BROKER_CONNECT_TIMEOUT", "3"))
 CELERY_BEAT_SCHEDULE.update(
     {
-        "checkpoint-audit": {"task": "workers.batching.checkpoint_audit", "schedule": AMEND_AUDIT_CHECKPOINT_SECONDS},
-        "dispatch-outbox": {"task": "workers.batching.dispatch_outbox", "schedule": AMEND_OUTBOX_POLL_SECONDS},
+        "checkpoint-audit": {"task": tasks.CHECKPOINT_AUDIT.name, "schedule": AMEND_AUDIT_CHECKPOINT_SECONDS},
+        "dispatch-outbox": {"task": tasks.DISPATCH_OUTBOX.name, "schedule": AMEND_OUTBOX_POLL_SECONDS},
     }
 )
 

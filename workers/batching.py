@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.audit.checkpoints import BrokenTrailError, CheckpointError, write_checkpoint
+from apps.outbox import tasks
 from apps.outbox.send import publish_pending
 from apps.releases import actions
 from apps.releases.models import ModelVersion, Promotion, PromotionKind
@@ -16,19 +17,19 @@ from workers.gpu import retry_countdown
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="workers.batching.cut_due_batches")
+@shared_task(name=tasks.CUT_DUE_BATCHES.name)
 def cut_due_batches() -> list[int]:
     """Beat: every model line with `batch_size` approved facts, or whose oldest waited `max_wait`."""
     return [batch.pk for batch in actions.cut_due_batches()]
 
 
-@shared_task(name="workers.batching.schedule_full_checks")
+@shared_task(name=tasks.SCHEDULE_FULL_CHECKS.name)
 def schedule_full_checks() -> list[int]:
     """Beat: a full check of every line whose `full_check_interval` has passed since its last one."""
     return [check.pk for check in actions.schedule_due_checks()]
 
 
-@shared_task(name="workers.batching.promote_version")
+@shared_task(name=tasks.PROMOTE_VERSION.name)
 def promote_version(version_id: int) -> dict:
     """Promote a candidate that met every gate (a no-op if an operator acted on it meanwhile)."""
     version = ModelVersion.objects.filter(pk=version_id).first()
@@ -38,7 +39,7 @@ def promote_version(version_id: int) -> dict:
     return {"version": version.number, "promoted": promotion is not None}
 
 
-@shared_task(bind=True, name="workers.batching.sync_aliases", max_retries=None, acks_late=True)
+@shared_task(bind=True, name=tasks.SYNC_ALIASES.name, max_retries=None, acks_late=True)
 def sync_aliases(self, model_line_id: int) -> dict:
     """Make MLflow's `production` and `previous` aliases say what the database says, retrying with backoff."""
     production = production_version(model_line_id)
@@ -64,7 +65,7 @@ def sync_aliases(self, model_line_id: int) -> dict:
     return {"production": production.mlflow_model_version, "previous": previous}
 
 
-@shared_task(bind=True, name="workers.batching.checkpoint_audit", max_retries=5, acks_late=True)
+@shared_task(bind=True, name=tasks.CHECKPOINT_AUDIT.name, max_retries=5, acks_late=True)
 def checkpoint_audit(self) -> dict:
     """Beat, and after every promotion: sign the audit chain's head and write it outside the database."""
     if not settings.AMEND_AUDIT_SIGNING_KEY:
@@ -79,7 +80,7 @@ def checkpoint_audit(self) -> dict:
     return {"sequence": checkpoint.sequence, "last_event_id": checkpoint.last_event_id, "written": written}
 
 
-@shared_task(name="workers.batching.dispatch_outbox")
+@shared_task(name=tasks.DISPATCH_OUTBOX.name)
 def dispatch_outbox() -> dict:
     """Beat: publish every task still waiting for the broker, then rescue batches no worker took."""
     sent = publish_pending()

@@ -18,6 +18,7 @@ from django.db import InterfaceError, OperationalError, connections
 
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
+from apps.outbox import tasks
 from apps.releases import actions
 from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState, CheckState, FactCheck, ModelVersion, Probe, ProbeState
@@ -25,7 +26,7 @@ from mlops import tracking
 
 log = logging.getLogger(__name__)
 
-GPU_TASK = {"acks_late": True, "reject_on_worker_lost": True, "queue": "gpu"}
+GPU_TASK = {"acks_late": True, "reject_on_worker_lost": True, "queue": tasks.GPU}
 # What psycopg raises (through Django) when the server went away or the connection broke.
 DATABASE_LOST = (OperationalError, InterfaceError)
 
@@ -45,7 +46,7 @@ def _drop_connections() -> None:
             conn.close()
 
 
-@shared_task(bind=True, name="workers.gpu.apply_batch", max_retries=None, **GPU_TASK)
+@shared_task(bind=True, name=tasks.APPLY_BATCH.name, max_retries=None, **GPU_TASK)
 def apply_batch(self, batch_id: int) -> dict:
     """Apply a pending batch (workers.pipeline.apply_batch) and say what became of it.
 
@@ -129,7 +130,7 @@ def _apply_batch(self, batch_id: int) -> dict:
     return {"batch": batch_id, "version": version.number, "state": version.state}
 
 
-@shared_task(bind=True, name="workers.gpu.export_checkpoint", max_retries=None, **GPU_TASK)
+@shared_task(bind=True, name=tasks.EXPORT_CHECKPOINT.name, max_retries=None, **GPU_TASK)
 def export_checkpoint(self, version_id: int) -> dict:
     """Write a promoted version as a standard Hugging Face directory into its MLflow run."""
     from workers import lineage
@@ -158,7 +159,7 @@ def export_checkpoint(self, version_id: int) -> dict:
     return {"version": version.number, "checkpoint": uri}
 
 
-@shared_task(name="workers.gpu.answer_probe", **GPU_TASK)
+@shared_task(name=tasks.ANSWER_PROBE.name, **GPU_TASK)
 def answer_probe(*probe_ids: int) -> dict:
     """The greedy answers of versions to prompts: one batched decode per version and answer length
     (a fact's prompt and paraphrases come as one task)."""
@@ -201,7 +202,7 @@ def _record_base(line: object) -> str:
     return ""
 
 
-@shared_task(name="workers.gpu.probe_base", **GPU_TASK)
+@shared_task(name=tasks.PROBE_BASE.name, **GPU_TASK)
 def probe_base(fact_id: int) -> dict:
     """A fact submitted to a line without a version: record the base (v0), then ask it the fact's prompts."""
     fact = FactEdit.objects.select_related("model_line").filter(pk=fact_id).first()
@@ -216,7 +217,7 @@ def probe_base(fact_id: int) -> dict:
     return {"fact": fact_id, "probes": [probe.pk for probe in probes]}
 
 
-@shared_task(name="workers.gpu.probe_line", **GPU_TASK)
+@shared_task(name=tasks.PROBE_LINE.name, **GPU_TASK)
 def probe_line(line_id: int, prompt: str, max_new_tokens: int, user_id: int) -> dict:
     """A member probed a line without a version: record the base (v0), then ask production the prompt."""
     from django.contrib.auth import get_user_model
@@ -235,7 +236,7 @@ def probe_line(line_id: int, prompt: str, max_new_tokens: int, user_id: int) -> 
     return {"line": line_id, "probe": probe.pk if probe else None}
 
 
-@shared_task(bind=True, name="workers.gpu.check_line", max_retries=None, **GPU_TASK)
+@shared_task(bind=True, name=tasks.CHECK_LINE.name, max_retries=None, **GPU_TASK)
 def check_line(self, check_id: int) -> dict:
     """A full check: ask the production version every applied fact of its line (batched greedy decodes,
     progress in the database), store the dated report in the version's MLflow run and record it."""

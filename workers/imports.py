@@ -8,9 +8,10 @@ chunk of rows, so no row is lost or doubled.
 from celery import shared_task
 
 from apps.facts.actions import run_import
+from apps.outbox import tasks
 
 
-@shared_task(name="workers.imports.import_change_set")
+@shared_task(name=tasks.IMPORT_CHANGE_SET.name)
 def import_change_set(change_set_id: int) -> dict:
     """Import the change set's rows; a set no longer importing is left alone (a duplicate delivery)."""
     change_set = run_import(change_set_id)

@@ -9,10 +9,11 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 
 from apps.facts.models import FactEdit
+from apps.outbox import tasks
 from apps.releases import actions
 
 
-@shared_task(name="workers.probes.ask_production")
+@shared_task(name=tasks.ASK_PRODUCTION.name)
 def ask_production(fact_id: int, actor_id: int | None) -> dict:
     """Send the fact's probes to production (cached answers are not asked again), as its submitter asked."""
     fact = FactEdit.objects.filter(pk=fact_id).first()

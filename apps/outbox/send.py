@@ -13,19 +13,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage, OutboxState
+from apps.outbox.tasks import Task
 
 log = logging.getLogger(__name__)
 
 
-def queue_of(task: str) -> str:
-    return "gpu" if task.startswith("workers.gpu.") else "default"
+def enqueue(task: Task, *args: object) -> OutboxMessage:
+    """Write the task (apps.outbox.tasks) to send in the current transaction; it is published once that commits.
 
-
-def enqueue(task: str, *args: object, subject: str = "") -> OutboxMessage:
-    """Write the task to send in the current transaction; it is published once that commits."""
+    Its queue and subject ("batch:12", what its first argument names) come from the task table."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("enqueue must run inside the transaction of the decision that sends the task")
-    message = OutboxMessage.objects.create(task=task, args=list(args), queue=queue_of(task), subject=subject)
+    message = OutboxMessage.objects.create(
+        task=task.name, args=list(args), queue=task.queue, subject=task.subject_of(args)
+    )
     # robust: a broker failure here is logged, never raised into a request whose decision has committed.
     transaction.on_commit(lambda: publish_pending(only=[message.pk]), robust=True)
     return message

@@ -8,8 +8,8 @@ earlier version, named as such.
 
 from dataclasses import dataclass, field
 
-from apps.facts.actions.content import ASK_PRODUCTION
 from apps.facts.models import FactEdit, FactState
+from apps.outbox import tasks
 from apps.outbox.models import OutboxMessage, OutboxState
 from apps.releases.actions.probes import FACT_PROBE_TOKENS, fact_prompts
 from apps.releases.models import ModelVersion, Probe, ProbeState, VersionState
@@ -87,7 +87,7 @@ def fact_answers(fact: FactEdit) -> FactAnswers | None:
 def _ask_sent(fact: FactEdit) -> bool:
     """The submission wrote its task to ask production (apps.facts.actions.content), not cancelled."""
     return (
-        OutboxMessage.objects.filter(subject=f"fact:{fact.pk}", task=ASK_PRODUCTION)
+        OutboxMessage.objects.filter(subject=f"fact:{fact.pk}", task=tasks.ASK_PRODUCTION.name)
         .exclude(state=OutboxState.CANCELLED)
         .exists()
     )

@@ -27,11 +27,11 @@ from apps.facts.states import EDITABLE_STATES, SUPERSEDABLE_STATES, can_transiti
 from apps.facts.validation import MAX_RATIONALE, check_wordings, clean_fact_fields, clean_text
 from apps.modellines.editing import target_refusal
 from apps.modellines.models import ModelLine
+from apps.outbox import tasks
 from apps.outbox.send import enqueue
 
 User = AbstractBaseUser
 
-ASK_PRODUCTION = "workers.probes.ask_production"
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def create_fact_with_conflicts(
 def _ask_production(actor: User, fact: FactEdit) -> None:
     """Reviewers see what production answers today: the submission asks it, through the outbox (the
     probes are the release app's, above this one; workers.probes writes them once this commits)."""
-    enqueue(ASK_PRODUCTION, fact.pk, actor.pk, subject=f"fact:{fact.pk}")
+    enqueue(tasks.ASK_PRODUCTION, fact.pk, actor.pk)
 
 
 def create_fact(actor: User, model_line: ModelLine, **fields: Any) -> FactEdit:

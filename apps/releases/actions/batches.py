@@ -12,9 +12,10 @@ from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
 from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
 from apps.releases.actions.common import (
     User,
-    dispatch,
     facts_content_hash,
     locked_line,
     person,
@@ -69,7 +70,7 @@ def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Bat
         },
         model_line_id=line.pk,
     )
-    dispatch("workers.gpu.apply_batch", batch.pk)
+    enqueue(tasks.APPLY_BATCH, batch.pk)
     return batch
 
 

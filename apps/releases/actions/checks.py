@@ -14,11 +14,11 @@ from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.actions import mark_regressed
 from apps.modellines.models import ModelLine
-from apps.releases.actions.common import User, dispatch, locked_line, person
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
+from apps.releases.actions.common import User, locked_line, person
 from apps.releases.models import CheckState, FactCheck
 from apps.releases.queries import production_version
-
-CHECK_TASK = "workers.gpu.check_line"
 
 
 @transaction.atomic(durable=True)
@@ -48,7 +48,7 @@ def request_full_check(actor: User | None, model_line: ModelLine) -> FactCheck:
         after={"version": version.number, "content_hash": version.content_hash, "scheduled": actor is None},
         model_line_id=line.pk,
     )
-    dispatch(CHECK_TASK, check.pk)
+    enqueue(tasks.CHECK_LINE, check.pk)
     return check
 
 

@@ -1,4 +1,4 @@
-"""What every release write shares: the operator check, the line lock, deferred tasks, audit snapshots."""
+"""What every release write shares: the operator's reason, the line lock, audit snapshots."""
 
 import hashlib
 import json
@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from apps.accounts.roles import Role, require_role
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
-from apps.outbox.send import enqueue
 from apps.releases.models import ModelVersion
 
 User = AbstractBaseUser
@@ -27,25 +26,6 @@ def operator_reason(actor: User | None, what: str, reason: str, why: str) -> str
 def person(actor: User | None) -> User | None:
     """Who to store as having done it: the signed-in user, or None for automation."""
     return actor if actor is not None and actor.is_authenticated else None
-
-
-# What each task is about, so the pages and the sweeper find its messages ("batch:12").
-_SUBJECTS = {
-    "workers.gpu.apply_batch": "batch",
-    "workers.gpu.answer_probe": "probe",
-    "workers.gpu.probe_base": "fact",
-    "workers.gpu.probe_line": "line",
-    "workers.gpu.export_checkpoint": "version",
-    "workers.gpu.check_line": "check",
-    "workers.batching.promote_version": "version",
-    "workers.batching.sync_aliases": "line",
-}
-
-
-def dispatch(task: str, *args: object) -> None:
-    """Send a task by name through the outbox: written with the decision, published once it commits."""
-    kind = _SUBJECTS.get(task)
-    enqueue(task, *args, subject=f"{kind}:{args[0]}" if kind and args else "")
 
 
 def locked_line(model_line: ModelLine | int) -> ModelLine:

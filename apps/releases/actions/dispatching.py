@@ -19,15 +19,14 @@ from apps.accounts.roles import Role, require_role
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.models import FactState
+from apps.outbox import tasks
 from apps.outbox.models import OutboxMessage, OutboxState
 from apps.outbox.queries import latest
-from apps.outbox.send import cancel_pending
+from apps.outbox.send import cancel_pending, enqueue
 from apps.releases.actions.batches import mark_batch_failed
-from apps.releases.actions.common import User, dispatch, operator_reason
+from apps.releases.actions.common import User, operator_reason
 from apps.releases.locks import lineage_busy
 from apps.releases.models import Batch, BatchState
-
-APPLY = "workers.gpu.apply_batch"
 
 
 def _subject(batch: Batch) -> str:
@@ -53,7 +52,7 @@ def resend_batch(actor: User, batch: Batch) -> Batch:
     require_role(actor, Role.OPERATOR, "re-send a batch")
     batch = _untouched(batch.pk, "re-send")
     cancel_pending(_subject(batch))
-    dispatch(APPLY, batch.pk)
+    enqueue(tasks.APPLY_BATCH, batch.pk)
     record_event(actor, "batch.resent", batch, after={"by": "operator"}, model_line_id=batch.model_line_id)
     return batch
 
@@ -81,15 +80,16 @@ def _sweep_one(batch_id: int, now, bound: timedelta, *, started: bool) -> str:
         return ""  # its worker reported a stage meanwhile
     if not started and (batch.deliveries or batch.retries):
         return ""  # a worker took it meanwhile
-    message = latest(_subject(batch), APPLY)
+    message = latest(_subject(batch), tasks.APPLY_BATCH.name)
     if message is not None and (message.state == OutboxState.PENDING or message.sent_at > now - bound):
         return ""  # still with the dispatcher, or sent recently enough
-    sends = OutboxMessage.objects.filter(subject=_subject(batch), task=APPLY, state=OutboxState.SENT).count()
+    sent = OutboxMessage.objects.filter(subject=_subject(batch), task=tasks.APPLY_BATCH.name, state=OutboxState.SENT)
+    sends = sent.count()
     if sends > settings.AMEND_BATCH_MAX_RESENDS:
         what = "its worker stopped answering" if started else "no worker took this batch"
         mark_batch_failed(batch, f"{what} in {sends} sends, {bound} apart", facts_to=FactState.APPROVED)
         return "failed"
-    dispatch(APPLY, batch.pk)
+    enqueue(tasks.APPLY_BATCH, batch.pk)
     after = {"by": "sweeper", "sends": sends, **({"why": "abandoned"} if started else {})}
     record_event(None, "batch.resent", batch, after=after, model_line_id=batch.model_line_id)
     return "resent"

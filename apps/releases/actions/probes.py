@@ -14,7 +14,9 @@ from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
-from apps.releases.actions.common import User, dispatch
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
+from apps.releases.actions.common import User
 from apps.releases.models import MAX_NEW_TOKENS, MAX_PROBE_PROMPT, ModelVersion, Probe, ProbeState, VersionState
 from apps.releases.queries import production_version
 
@@ -47,7 +49,7 @@ def _request_probe(actor: User, version: ModelVersion, prompt: str, max_new_toke
         after={"version": version.number, "prompt": prompt},
         model_line_id=version.model_line_id,
     )
-    dispatch("workers.gpu.answer_probe", probe.pk)
+    enqueue(tasks.ANSWER_PROBE, probe.pk)
     return probe
 
 
@@ -83,7 +85,7 @@ def request_line_probe(actor: User, line: ModelLine, prompt: str, max_new_tokens
         after={"version": None, "prompt": prompt, "waits_for": "v0 (the base model), recorded first"},
         model_line_id=line.pk,
     )
-    dispatch("workers.gpu.probe_line", line.pk, prompt, int(max_new_tokens), actor.pk)
+    enqueue(tasks.PROBE_LINE, line.pk, prompt, int(max_new_tokens), actor.pk)
     return None
 
 
@@ -104,7 +106,7 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
     if version is None:
         # Only a line with no version at all gets its base recorded (never a loop of base requests).
         if not ModelVersion.objects.filter(model_line_id=fact.model_line_id).exists():
-            dispatch("workers.gpu.probe_base", fact.pk)
+            enqueue(tasks.PROBE_BASE, fact.pk)
         return []
     prompts = fact_prompts(fact)
     cached = set(
@@ -138,7 +140,7 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
         model_line_id=fact.model_line_id,
     )
     # One task for them all: the worker answers them in one batched greedy decode.
-    dispatch("workers.gpu.answer_probe", *(p.pk for p in probes))
+    enqueue(tasks.ANSWER_PROBE, *(p.pk for p in probes))
     return probes
 
 

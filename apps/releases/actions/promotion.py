@@ -12,8 +12,10 @@ from apps.facts.actions import transition_facts
 from apps.facts.models import FactEdit, FactState
 from apps.facts.states import KEEPS_REGRESSING
 from apps.modellines.models import ModelLine
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
 from apps.releases import gates
-from apps.releases.actions.common import User, dispatch, locked_line, operator_reason, person, version_snapshot
+from apps.releases.actions.common import User, locked_line, operator_reason, person, version_snapshot
 from apps.releases.models import BatchKind, ModelVersion, Promotion, PromotionKind, VersionState
 from apps.releases.queries import (
     HEAD_STATES,
@@ -158,9 +160,9 @@ def _point_production(
     promotion = _record_promotion(actor, line, version, previous, kind=kind, reason=reason, automatic=automatic)
     # MLflow follows the database after commit: its aliases. No full checkpoint is exported: each
     # registered version is a pyfunc model that rebuilds itself from the deltas (mlops/serving.py).
-    dispatch("workers.batching.sync_aliases", line.pk)
+    enqueue(tasks.SYNC_ALIASES, line.pk)
     # A signed checkpoint of the audit trail at every promotion (apps/audit/checkpoints.py).
-    dispatch("workers.batching.checkpoint_audit")
+    enqueue(tasks.CHECKPOINT_AUDIT)
     return promotion
 
 

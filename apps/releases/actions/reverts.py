@@ -8,7 +8,9 @@ from django.db import transaction
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.models import FactEdit, FactState
-from apps.releases.actions.common import User, dispatch, facts_content_hash, locked_line, operator_reason
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
+from apps.releases.actions.common import User, facts_content_hash, locked_line, operator_reason
 from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 from apps.releases.queries import applied_fact_ids, production_version
 
@@ -44,5 +46,5 @@ def revert_fact(actor: User, fact: FactEdit, reason: str) -> Batch:
         model_line_id=line.pk,
         fact_id=fact.pk,
     )
-    dispatch("workers.gpu.apply_batch", batch.pk)
+    enqueue(tasks.APPLY_BATCH, batch.pk)
     return batch

@@ -8,8 +8,10 @@ from apps.core.errors import TransitionError
 from apps.facts.actions import mark_regressed, transition_facts
 from apps.facts.models import FactState
 from apps.modellines.models import ModelLine
+from apps.outbox import tasks
+from apps.outbox.send import enqueue
 from apps.releases import gates
-from apps.releases.actions.common import dispatch, locked_line, version_snapshot
+from apps.releases.actions.common import locked_line, version_snapshot
 from apps.releases.models import (
     Batch,
     BatchKind,
@@ -54,7 +56,7 @@ def ensure_base_version(
         content_hash=content_hash,
     )
     record_event(None, "version.recorded", version, after=version_snapshot(version), model_line_id=line.pk)
-    dispatch("workers.batching.sync_aliases", line.pk)
+    enqueue(tasks.SYNC_ALIASES, line.pk)
     return version
 
 
@@ -140,7 +142,7 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         regressed = {int(pk): answer for pk, answer in version.recheck.get("regressed", {}).items()}
         if regressed:
             mark_regressed(line, regressed, version=version.number, where=f"{version.label}'s check of earlier facts")
-        dispatch("workers.batching.promote_version", version.pk)
+        enqueue(tasks.PROMOTE_VERSION, version.pk)
     return version
 
 

@@ -26,11 +26,11 @@ from apps.facts.changesets.rows import Row, chunks, import_rows
 from apps.facts.models import ChangeSet, ChangeSetState, FactState
 from apps.facts.validation import MAX_RATIONALE, MAX_SOURCE, clean_text
 from apps.modellines.models import ModelLine
+from apps.outbox import tasks
 from apps.outbox.send import enqueue
 
 log = logging.getLogger(__name__)
 
-IMPORT_TASK = "workers.imports.import_change_set"
 CHUNK_ROWS = 1000
 
 
@@ -82,7 +82,7 @@ def start_import(
         model_line_id=model_line.pk,
     )
     if in_background:
-        enqueue(IMPORT_TASK, change_set.pk, subject=f"changeset:{change_set.pk}")
+        enqueue(tasks.IMPORT_CHANGE_SET, change_set.pk)
     return change_set
 
 
