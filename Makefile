@@ -34,6 +34,8 @@ mlflow: $(STAMP)
 test: $(STAMP) base-model
 	./scripts/ensure-chromium
 	$(PY) -m ruff check .
+	# The floors (pyproject.toml, [tool.importlinter]): every import points down.
+	$(VENV)/bin/lint-imports
 	# One BLAS/OpenMP thread per process: the suite runs Celery workers beside pytest, and torch's
 	# spinning thread pools slow each other down twenty-fold when they share two cores. Two test
 	# processes (each with its own test database and broker database) keep both cores busy while the
@@ -42,6 +44,7 @@ test: $(STAMP) base-model
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 # The published UltraEdit code, side by side: make bench ULTRAEDIT=/path/to/checkout
 bench: $(STAMP) base-model
