@@ -394,11 +394,11 @@ SECURE_HSTS_SECONDS = int(os.environ.get("AMEND_HSTS_SECONDS", "31536000" if AME
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AMEND_HSTS_INCLUDE_SUBDOMAINS", False)
 if os.environ.get("AMEND_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["AMEND_PROXY_SSL_HEADER"].upper().replace("-", "_"), "https")
-# Input (issue 11): API JSON bodies refuse deep nesting and out-of-range numbers (amend/strict_json.py);
+# Input (issue 11): API JSON bodies refuse deep nesting and out-of-range numbers (apps/core/strict_json.py);
 # request bodies over the limit are refused from their Content-Length before anything reads or spools them
 # (amend/body_limit.py, ahead of the CSRF check, which parses POST bodies).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "amend.strict_json.StrictJSONParser",
+    "apps.core.strict_json.StrictJSONParser",
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
