@@ -15,21 +15,31 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import random
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
 
 from bench.memory import PeakMemory
 from bench.report import print_table
-from editor import EditorConfig, EditorError, evaluate, load_model, locality_baseline, perplexity, read_zsre
+from editor import (
+    EditorConfig,
+    EditorError,
+    EditRequest,
+    evaluate,
+    load_model,
+    locality_baseline,
+    perplexity,
+    read_zsre,
+)
 from editor.config import METHODS as METHODS_CONFIG
 from editor.editor import Editor
-from editor.evaluation import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS
+from editor.evaluation import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS, says_now
 from editor.hooks import edit_loss
 from editor.tokens import edit_batch, prompt_ids, target_ids
 
@@ -68,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-long", action="store_true", help="drop records that do not fit the model's context")
     p.add_argument("--json", default=None, help="write all figures to this JSON file")
     p.add_argument("--in-process", action="store_true", help="run the methods in this process (tests)")
+    p.add_argument(
+        "--repair",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the lineage's repair loop: after each turn ask N seeded earlier edits; those not said are re-applied "
+        "in the next turn's batch (0 = off; not for the published code)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the repair loop's samples")
+    p.add_argument(
+        "--curve-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="measure the greedy retention curve after every K-th turn (0 = about ten points)",
+    )
     p.add_argument(
         "--no-reference",
         action="store_true",
@@ -147,15 +173,38 @@ def fits(loaded, request) -> bool:
 
 
 class _AmendSide:
-    """Amend's editor (any of its methods) behind the same two calls as the published code."""
+    """Amend's editor (any of its methods) behind the same two calls as the published code. Requests are
+    edited without their paraphrases: the record's ``rephrase`` is the unseen wording GS is measured on."""
 
     def __init__(self, loaded, config: EditorConfig, turns):
-        self.turns = turns
+        self.turns = [[replace(r, paraphrases=[]) for r in turn] for turn in turns]
         self.editor = Editor(loaded, config)
+        self.repairs: list[EditRequest] = []  # earlier edits found no longer said, re-applied next turn
 
     def edit_turn(self, index: int) -> dict:
-        delta = self.editor.apply(self.turns[index])
-        return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses}
+        delta = self.editor.apply(self.turns[index] + self.repairs)
+        repaired, self.repairs = len(self.repairs), []
+        return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses, "repaired": repaired}
+
+
+def repair_check(loaded, side: _AmendSide, done: int, sample: int, seed: int) -> dict:
+    """The lineage's probe after turn ``done``: a seeded sample of the edits applied so far is asked; those
+    no longer said become rows of the next turn's batch."""
+    earlier = [r for turn in side.turns[:done] for r in turn]
+    asked = random.Random(seed * 100_003 + done).sample(earlier, min(sample, len(earlier)))
+    started = time.perf_counter()
+    side.repairs = [r for r, ok in zip(asked, says_now(loaded, asked), strict=True) if not ok]
+    return {"asked": len(asked), "regressed": len(side.repairs), "check_s": time.perf_counter() - started}
+
+
+def turn_shares(said: list[bool], turns) -> list[float]:
+    """Per turn (in order, as many as ``said`` covers): the share of its prompts whose answer gives the target."""
+    out, at = [], 0
+    while at < len(said):
+        size = len(turns[len(out)])
+        out.append(sum(said[at : at + size]) / size)
+        at += size
+    return out
 
 
 def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:
@@ -195,11 +244,14 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     else:
         editor_config = EditorConfig.for_model(loaded, method=method, **settings)
         side = _AmendSide(loaded, editor_config, turns)
-        side.editor.prepare()  # fixed, once per model line (C0, calibration): setup, not edit phase
+        side.editor.prepare()  # fixed, once per model line (C0): setup, not edit phase
+        side.editor.ensure_calibrated()  # a new line's normaliser seeded once: setup too
         config = editor_config.to_dict()
     setup_s = time.perf_counter() - t0
 
-    per_turn = []
+    per_turn: list[dict] = []
+    curve: list[dict] = []  # after some turns: the share of each earlier turn's prompts still said
+    curve_every = args.curve_every or max(1, len(turns) // 10)
     for turn, batch_requests in enumerate(turns, start=1):
         batch = edit_batch(
             loaded.tokenizer,
@@ -229,9 +281,15 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
             }
         )
         print(f"{method}: turn {turn}/{len(turns)} edited in {latency:.2f} s", file=sys.stderr, flush=True)
+        if turn < len(turns) and turn % curve_every == 0:
+            said = says_now(loaded, [r for t in turns[:turn] for r in t])
+            curve.append({"after_turn": turn, "said": turn_shares(said, turns)})
+        if turn < len(turns) and args.repair and method != "published":
+            per_turn[-1]["repair"] = repair_check(loaded, side, turn, args.repair, args.seed)
 
     if method == "published":
         loaded = side.loaded(loaded.tokenizer)  # its gradients dropped before scoring
+    started = time.perf_counter()
     report = evaluate(
         loaded,
         requests,
@@ -240,6 +298,8 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         fluency_text=fluency_text,
         perplexity_before=ppl_before,
     )
+    eval_s = time.perf_counter() - started
+    curve.append({"after_turn": len(turns), "said": turn_shares([i["says_target"] for i in report.per_request], turns)})
     if method == "published":
         side.close()
     edit_s = sum(t["latency_s"] for t in per_turn)
@@ -255,6 +315,9 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         "before": before,
         "metrics": report.metrics,
         "edits_per_s": len(requests) / edit_s if edit_s else float("nan"),
+        "eval_s": eval_s,
+        "retention_curve": curve,
+        "repaired": sum(t.get("repaired", 0) for t in per_turn),
         "edit_s": edit_s,
         "setup_s": setup_s,
         "forward_backward_s": fb_s,

@@ -72,7 +72,7 @@ class Amend(UltraEdit):
     def _steps(self) -> int:
         return self.config.steps
 
-    def _capture(self, batch: TeacherForced, trunk: Trunk | None = None) -> Captured:
+    def _capture(self, batch: TeacherForced, trunk: Trunk | None = None, only: torch.Tensor | None = None) -> Captured:
         cfg = self.config
         return capture(
             self.loaded.model,
@@ -82,10 +82,18 @@ class Amend(UltraEdit):
             trunk=trunk,
             positions=cfg.positions,
             margin=cfg.margin,
+            only=only,
         )
 
     def _settled(self, cap: Captured) -> bool:
-        return self.config.settle and bool(cap.done.all())
+        return self.config.settle and bool(cap.rows_done.all())
+
+    def _active(self, cap: Captured) -> torch.Tensor | None:
+        # A settled row would get a zero shift: with ``skip_settled`` later steps do not run it at all (it
+        # then no longer anchors its key in the ridge, and is not re-checked within this batch).
+        if self.config.settle and self.config.skip_settled:
+            return cap.rows[~cap.rows_done]
+        return None
 
     def _solve(self, cap: Captured, step_index: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         if step_index == 0 and self.config.nu > 0:
@@ -120,7 +128,17 @@ class Amend(UltraEdit):
                 subject = r.subject if r.subject and r.subject in text else None
                 rows += [(prefix + text, r.target, subject) for prefix in ["", *self._prefixes()]]
         subjects = [s for _, _, s in rows] if cfg.positions == "subject" else None
-        return edit_batch(tok, [p for p, _, _ in rows], [t for _, t, _ in rows], ctx, subjects).to(self.loaded.device)
+        prompts, targets = [p for p, _, _ in rows], [t for _, t, _ in rows]
+        return edit_batch(tok, prompts, targets, ctx, subjects, self._end_id()).to(self.loaded.device)
+
+    def _end_id(self) -> int | None:
+        """The token that must follow a target (``answer_end``): the end of text, or a full stop."""
+        tok = self.loaded.tokenizer
+        if self.config.answer_end == "eos":
+            return tok.eos_token_id
+        if self.config.answer_end == "period":
+            return tok(".", add_special_tokens=False)["input_ids"][-1]
+        return None
 
     def _prefixes(self) -> list[str]:
         """ROME's context templates: short greedy continuations of the model's own from a few openings,

@@ -169,6 +169,7 @@ class AmendConfig(UltraEditConfig):
     steps: int = setting(1, "closed-form steps per batch, each on freshly captured gradients", min=1)
     nu: float = setting(0.0, "weight of the running sum of earlier edits' k k^T in the ridge (keeps them)", min=0.0)
     settle: bool = setting(False, "rows of edits already answering their target get a zero shift")
+    skip_settled: bool = setting(False, "with settle, later steps of a batch run only the rows not yet settled")
     preserve_tokens: int = setting(4096, "tokens of general text used for C0", min=0)
     null_space: float = setting(0.0, "share of general text's key energy the edit must not touch", min=0.0, below=1.0)
     positions: str = setting(
@@ -179,6 +180,11 @@ class AmendConfig(UltraEditConfig):
     calibrate: int = setting(0, "calibration edits that seed an empty normaliser", min=0)
     templates: int = setting(0, "context prefixes each prompt is also edited behind (ROME's templates)", min=0, max=8)
     margin: float = setting(0.0, "a row settles when each target token leads the runner-up by this many nats", min=0.0)
+    answer_end: str = setting(
+        "none",
+        "a token the target must be followed by: none, the end of text, a full stop",
+        choices=("none", "eos", "period"),
+    )
     paraphrase_rows: bool = setting(False, "a request's paraphrases are edit rows too (then not unseen wordings)")
 
 

@@ -119,8 +119,9 @@ class UltraEdit(Editor):
         self.last_losses = []
         modules = [get_module(self.loaded.model, n) for n in self.config.modules]
         trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask)  # once per batch
+        active = None  # the batch rows the next step captures (None: all)
         for step_index in range(self._steps()):
-            cap = self._capture(batch, trunk)
+            cap = self._capture(batch, trunk, active)
             self.last_losses.append(cap.loss)
             if steps and self._settled(cap):
                 break  # every row already yields its target: further steps would change nothing
@@ -128,16 +129,21 @@ class UltraEdit(Editor):
             # Refuse before touching the weights: a non-finite step must leave the model as it was.
             step.apply_to(self.loaded.model, keep_undo=False)
             steps.append(step)
+            active = self._active(cap)
         return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
 
     def _steps(self) -> int:
         return 1
 
-    def _capture(self, batch: TeacherForced, trunk: Trunk | None = None) -> Captured:
-        return capture(self.loaded.model, self.config.modules, batch, chunk=self.config.chunk, trunk=trunk)
+    def _capture(self, batch: TeacherForced, trunk: Trunk | None = None, only: torch.Tensor | None = None) -> Captured:
+        return capture(self.loaded.model, self.config.modules, batch, chunk=self.config.chunk, trunk=trunk, only=only)
 
     def _settled(self, cap: Captured) -> bool:
         return False
+
+    def _active(self, cap: Captured) -> torch.Tensor | None:
+        """The rows the next step captures, (b,) indices; None = all."""
+        return None
 
     def _values(self, values: torch.Tensor, cap: Captured) -> torch.Tensor:
         """The pseudo-values (rows, d_out) as the ridge gets them."""

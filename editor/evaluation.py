@@ -24,6 +24,7 @@ from .generate import greedy_ids, says_target
 from .metrics import (
     GENERATION_EFFICACY,
     GENERATION_GENERALIZATION,
+    GENERATION_RETENTION,
     LOCALITY,
     LOCALITY_ACCURACY,
     PERPLEXITY,
@@ -160,31 +161,16 @@ def perplexity(loaded: LoadedModel, text: str) -> float:
     return math.exp(total / max(count, 1))
 
 
-def _said_targets(
-    loaded: LoadedModel, requests: list[EditRequest], targets: list[list[int]]
-) -> list[tuple[str, bool, list[tuple[str, bool]]]]:
-    """Per request: (answer to the prompt, whether it gives the target, [(paraphrase answer, ok)]).
-
-    Each prompt is continued for its target's length plus one token (enough to see the target and
-    where its word ends), prompts of equal target length decoded together."""
+def _said(loaded: LoadedModel, asks: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The greedy answer to each distinct (prompt, tokens): continued for its target's length plus one token
+    (enough to see the target and where its word ends), prompts of equal length decoded together."""
     tok = loaded.tokenizer
-    asks = [
-        (i, p, len(t) + 1)
-        for i, (r, t) in enumerate(zip(requests, targets, strict=True))
-        for p in (r.prompt, *r.paraphrases)
-    ]
-    answers: dict[tuple[int, str], str] = {}
-    for length in sorted({n for _, _, n in asks}):
-        same = [(i, p) for i, p, n in asks if n == length]
-        ids = greedy_ids(loaded, [prompt_ids(tok, p) for _, p in same], length)
-        for (i, p), row in zip(same, ids, strict=True):
-            answers[(i, p)] = tok.decode(row, skip_special_tokens=True).strip()
-    out = []
-    for i, r in enumerate(requests):
-        first = answers[(i, r.prompt)]
-        paras = [(answers[(i, p)], says_target(answers[(i, p)], r.target)) for p in r.paraphrases]
-        out.append((first, says_target(first, r.target), paras))
-    return out
+    answers: dict[tuple[str, int], str] = {}
+    for length in sorted({n for _, n in asks}):
+        same = sorted({p for p, n in asks if n == length})
+        for p, row in zip(same, greedy_ids(loaded, [prompt_ids(tok, p) for p in same], length), strict=True):
+            answers[(p, length)] = tok.decode(row, skip_special_tokens=True).strip()
+    return answers
 
 
 def evaluate(
@@ -199,29 +185,27 @@ def evaluate(
 ) -> EvalReport:
     """Score the model as it is now. A metric with no data is absent from ``metrics``.
 
-    generation: also ask the model (greedy) for each prompt's and paraphrase's answer and score
-    whether it begins with the target (``generation_efficacy`` / ``generation_generalization``)."""
+    generation: also ask the model (greedy) for each prompt's and paraphrase's answer and score whether
+    it begins with the target (``generation_efficacy`` / ``generation_generalization``, and
+    ``generation_retention`` for ``retained``). Every distinct prompt is scored and asked once: earlier
+    edits that are also among ``requests`` (the benchmark's) are not evaluated twice."""
     tok = loaded.tokenizer
     metrics: dict[str, float] = {}
-    targets = [target_ids(tok, r.target) for r in requests]
-    efficacy = [
-        _accuracy(pred, t)
-        for pred, t in zip(
-            scored_predictions(
-                loaded, [(prompt_ids(tok, r.prompt), t) for r, t in zip(requests, targets, strict=True)]
-            ),
-            targets,
-            strict=True,
-        )
-    ]
-    para_pairs, para_owner = [], []
-    for i, (r, t) in enumerate(zip(requests, targets, strict=True)):
-        for p in r.paraphrases:
-            para_pairs.append((prompt_ids(tok, p), t))
-            para_owner.append(i)
-    para_scores: dict[int, list[float]] = {}
-    for owner, pred, (_, t) in zip(para_owner, scored_predictions(loaded, para_pairs), para_pairs, strict=True):
-        para_scores.setdefault(owner, []).append(_accuracy(pred, t))
+    target_of: dict[str, list[int]] = {}
+    for r in [*requests, *retained]:
+        target_of.setdefault(r.target, target_ids(tok, r.target))
+    # Every (prompt, target) to score: the requests' prompts and paraphrases, the earlier edits' prompts.
+    wanted = {(p, r.target) for r in requests for p in (r.prompt, *r.paraphrases)}
+    wanted |= {(r.prompt, r.target) for r in retained}
+    wanted_list = sorted(wanted)
+    preds = scored_predictions(loaded, [(prompt_ids(tok, p), target_of[t]) for p, t in wanted_list])
+    token = {key: _accuracy(pred, target_of[key[1]]) for key, pred in zip(wanted_list, preds, strict=True)}
+    said: dict[tuple[str, str], tuple[str, bool]] = {}
+    if generation:
+        answers = _said(loaded, [(p, len(target_of[t]) + 1) for p, t in wanted_list])
+        for p, t in wanted_list:
+            answer = answers[(p, len(target_of[t]) + 1)]
+            said[(p, t)] = (answer, says_target(answer, t))
 
     loc_agree: dict[tuple, float] = {}
     loc_acc: dict[tuple, float] = {}
@@ -234,47 +218,53 @@ def evaluate(
             if key[1] is not None:
                 loc_acc[key] = _accuracy(pred, cont)
 
-    said = _said_targets(loaded, requests, targets) if generation else None
-
     per_request = []
-    for i, r in enumerate(requests):
-        item = {"prompt": r.prompt, "target": r.target, TOKEN_EFFICACY: efficacy[i]}
-        if i in para_scores:
-            item[TOKEN_GENERALIZATION] = sum(para_scores[i]) / len(para_scores[i])
-        if said is not None:
-            item["answer"], item["says_target"] = said[i][0], said[i][1]
-            if said[i][2]:
-                item["paraphrase_answers"] = said[i][2]
-                item["paraphrases_say_target"] = sum(ok for _, ok in said[i][2]) / len(said[i][2])
+    for r in requests:
+        item = {"prompt": r.prompt, "target": r.target, TOKEN_EFFICACY: token[(r.prompt, r.target)]}
+        if r.paraphrases:
+            item[TOKEN_GENERALIZATION] = sum(token[(p, r.target)] for p in r.paraphrases) / len(r.paraphrases)
+        if said:
+            item["answer"], item["says_target"] = said[(r.prompt, r.target)]
+            if r.paraphrases:
+                item["paraphrase_answers"] = [said[(p, r.target)] for p in r.paraphrases]
+                item["paraphrases_say_target"] = sum(said[(p, r.target)][1] for p in r.paraphrases) / len(r.paraphrases)
         agree = [loc_agree[(p.prompt, p.answer)] for p in r.locality if (p.prompt, p.answer) in loc_agree]
         if agree:
             item[LOCALITY] = sum(agree) / len(agree)
         per_request.append(item)
 
-    if efficacy:
-        metrics[TOKEN_EFFICACY] = sum(efficacy) / len(efficacy)
-    if para_scores:
-        metrics[TOKEN_GENERALIZATION] = sum(sum(v) / len(v) for v in para_scores.values()) / len(para_scores)
-    if said is not None and requests:
-        metrics[GENERATION_EFFICACY] = sum(s[1] for s in said) / len(said)
-        with_para = [s for s in said if s[2]]
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    if per_request:
+        metrics[TOKEN_EFFICACY] = mean([item[TOKEN_EFFICACY] for item in per_request])
+    with_para = [item for item in per_request if TOKEN_GENERALIZATION in item]
+    if with_para:
+        metrics[TOKEN_GENERALIZATION] = mean([item[TOKEN_GENERALIZATION] for item in with_para])
+    if said and per_request:
+        metrics[GENERATION_EFFICACY] = mean([float(item["says_target"]) for item in per_request])
         if with_para:
-            metrics[GENERATION_GENERALIZATION] = sum(sum(ok for _, ok in s[2]) / len(s[2]) for s in with_para) / len(
-                with_para
-            )
+            metrics[GENERATION_GENERALIZATION] = mean([item["paraphrases_say_target"] for item in with_para])
     if loc_agree:
-        metrics[LOCALITY] = sum(loc_agree.values()) / len(loc_agree)
+        metrics[LOCALITY] = mean(list(loc_agree.values()))
     if loc_acc:
-        metrics[LOCALITY_ACCURACY] = sum(loc_acc.values()) / len(loc_acc)
+        metrics[LOCALITY_ACCURACY] = mean(list(loc_acc.values()))
     if retained:
-        kept = [target_ids(tok, r.target) for r in retained]
-        preds = scored_predictions(
-            loaded, [(prompt_ids(tok, r.prompt), t) for r, t in zip(retained, kept, strict=True)]
-        )
-        metrics[TOKEN_RETENTION] = sum(_accuracy(p, t) for p, t in zip(preds, kept, strict=True)) / len(kept)
+        metrics[TOKEN_RETENTION] = mean([token[(r.prompt, r.target)] for r in retained])
+        if said:
+            metrics[GENERATION_RETENTION] = mean([float(said[(r.prompt, r.target)][1]) for r in retained])
     if fluency_text:
         ppl = perplexity(loaded, fluency_text)
         metrics[PERPLEXITY] = ppl
         if perplexity_before:
             metrics[PERPLEXITY_DRIFT] = ppl / perplexity_before - 1
     return EvalReport(metrics=metrics, per_request=per_request)
+
+
+def says_now(loaded: LoadedModel, requests: list[EditRequest]) -> list[bool]:
+    """Whether the model's greedy answer to each request's prompt begins with its target (one decode per
+    distinct prompt): what a lineage's probe and the benchmark's retention curve ask."""
+    tok = loaded.tokenizer
+    lengths = [len(target_ids(tok, r.target)) + 1 for r in requests]
+    answers = _said(loaded, [(r.prompt, n) for r, n in zip(requests, lengths, strict=True)])
+    return [says_target(answers[(r.prompt, n)], r.target) for r, n in zip(requests, lengths, strict=True)]

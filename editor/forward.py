@@ -117,7 +117,7 @@ class Trunk:
         finally:
             setattr(base, name, blocks)
 
-    def logits(self, rows: slice, scored: torch.Tensor) -> torch.Tensor:
+    def logits(self, rows: slice | torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
         """Logits (N, V) at the scored positions (b, T) of the batch rows ``rows``."""
         ids, mask = self.input_ids[rows], self.attention_mask[rows]
         if self.hidden is None:

@@ -27,6 +27,8 @@ class Captured:
     grads: dict[str, torch.Tensor]
     loss: float  # mean over edits of each edit's mean target-token NLL, before the edit
     done: torch.Tensor  # (N,) bool: the row's edit already yields every target token (argmax)
+    rows: torch.Tensor  # (b,) the batch rows (edits) captured, in order
+    rows_done: torch.Tensor  # (b,) bool: whether each of those edits already yields its target
 
 
 def edit_loss(logits: torch.Tensor, batch: TeacherForced) -> torch.Tensor:
@@ -71,6 +73,7 @@ def capture(
     trunk: Trunk | None = None,
     positions: str = "target",
     margin: float = 0.0,
+    only: torch.Tensor | None = None,
 ) -> Captured:
     """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
 
@@ -78,18 +81,21 @@ def capture(
     once per batch) skips the blocks below the lowest edited one; logits exist only where scored.
     positions: "target" captures the scored positions (the paper); "subject" those and the last token
     of the request's subject (ROME's key: paraphrases share it); "all" every real token.
-    margin: a row is ``done`` when each target token leads the runner-up by this many nats (0: argmax)."""
+    margin: a row is ``done`` when each target token leads the runner-up by this many nats (0: argmax).
+    only: the batch rows (edits) to run, (b,) indices; None = all of them."""
     modules = [get_module(model, n) for n in names]
     if trunk is None:
         trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask)
-    size = batch.input_ids.shape[0]
+    order = torch.arange(batch.input_ids.shape[0]) if only is None else only.cpu()
+    size = len(order)
     step = chunk if chunk and chunk > 0 else size
     keys: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     grads: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     total = 0.0
     done: list[torch.Tensor] = []
+    rows_done: list[torch.Tensor] = []
     for start in range(0, size, step):
-        rows = slice(start, start + step)
+        rows = order[start : start + step].to(batch.input_ids.device)
         part = batch.rows(rows)
         mask = part.scored
         rows_at = {"target": mask, "subject": mask | part.subject, "all": part.attention_mask.bool()}[positions]
@@ -111,7 +117,8 @@ def capture(
                 loss = scored_loss(logits, part)
                 hit = torch.ones_like(mask)
                 hit[mask] = _leads(logits.detach(), part.labels[mask], margin)
-                done.append(hit.all(dim=1, keepdim=True).expand_as(mask)[rows_at].cpu())  # (n_rows,)
+                rows_done.append(hit.all(dim=1).cpu())  # (b,)
+                done.append(rows_done[-1][:, None].expand_as(mask)[rows_at.cpu()])  # (n_rows,)
                 outs = [outputs[n] for n in names]
                 out_grads = torch.autograd.grad(loss, outs)
         finally:
@@ -126,6 +133,8 @@ def capture(
         grads={n: torch.cat(v) for n, v in grads.items()},
         loss=total / size,
         done=torch.cat(done),
+        rows=order,
+        rows_done=torch.cat(rows_done),
     )
 
 

@@ -45,7 +45,7 @@ class TeacherForced:
     def to(self, device: torch.device) -> TeacherForced:
         return TeacherForced(*(t.to(device) for t in vars(self).values()))
 
-    def rows(self, rows: slice) -> TeacherForced:
+    def rows(self, rows: slice | torch.Tensor) -> TeacherForced:
         return TeacherForced(*(t[rows] for t in vars(self).values()))
 
 
@@ -109,8 +109,12 @@ def edit_batch(
     targets: list[str],
     context_length: int,
     subjects: list[str | None] | None = None,
+    end_id: int | None = None,
 ) -> TeacherForced:
-    pairs = [(prompt_ids(tokenizer, p), target_ids(tokenizer, t)) for p, t in zip(prompts, targets, strict=True)]
+    """Teacher-forced rows of prompt + target (+ ``end_id``, a token that must follow the target: where
+    the answer ends, so the greedy decoder does not run on into a longer word)."""
+    end = [] if end_id is None else [end_id]
+    pairs = [(prompt_ids(tokenizer, p), target_ids(tokenizer, t) + end) for p, t in zip(prompts, targets, strict=True)]
     at = None
     if subjects is not None:
         at = [None if s is None else subject_position(tokenizer, p, s) for p, s in zip(prompts, subjects, strict=True)]

@@ -6,6 +6,14 @@ import math
 import pytest
 
 from bench.__main__ import main
+from editor.metrics import (
+    GENERATION_EFFICACY,
+    GENERATION_RETENTION,
+    LOCALITY,
+    TOKEN_EFFICACY,
+    TOKEN_GENERALIZATION,
+    TOKEN_RETENTION,
+)
 from tests.editor.conftest import edits, tiny_gpt2
 
 
@@ -34,16 +42,38 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
     out = tmp_path / "bench.json"
     argv = ["editor", "--model", str(model_dir), "--data", str(data), "--batch-size", "2", "--turns", "2"]
     lrs = [arg for m in ("ultraedit", "amend") for arg in ("--set", f"{m}.lr=0.003")]
-    code = main([*argv, "--method", "ultraedit,amend,ft", *lrs, "--device", "cpu", "--in-process", "--json", str(out)])
+    code = main(
+        [
+            *argv,
+            "--method",
+            "ultraedit,amend,ft",
+            *lrs,
+            "--repair",
+            "2",
+            "--device",
+            "cpu",
+            "--in-process",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "ES (efficacy, token)" in printed and "ES says target (greedy)" in printed
+    assert "retention says target (greedy)" in printed
     results = json.loads(out.read_text())["results"]
     assert [r["method"] for r in results] == ["ultraedit", "amend", "ft"]
     for r in results:
         assert r["edits"] == 4 and r["turns"] == 2 and len(r["per_turn"]) == 2
-        for key in ("efficacy", "generalization", "generation_efficacy", "locality", "locality_accuracy", "retention"):
+        for key in (TOKEN_EFFICACY, TOKEN_GENERALIZATION, GENERATION_EFFICACY, LOCALITY, TOKEN_RETENTION):
             assert 0.0 <= r["metrics"][key] <= 1.0, key
+        # What the model still says of turn 1 after turn 2: the table's greedy retention and the curve's last point.
+        assert r["metrics"][GENERATION_RETENTION] == r["retention_curve"][-1]["said"][0]
+        assert [point["after_turn"] for point in r["retention_curve"]] == [1, 2]
+        assert len(r["retention_curve"][0]["said"]) == 1 and len(r["retention_curve"][1]["said"]) == 2
+        # The repair loop asked both earlier edits after turn 1; those not said were edited again in turn 2.
+        assert r["per_turn"][0]["repair"]["asked"] == 2
+        assert r["per_turn"][1]["repaired"] == r["per_turn"][0]["repair"]["regressed"]
         assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
         assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
         assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
