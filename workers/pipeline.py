@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+import editor.metrics as names
 from apps.facts.models import FactEdit
 from apps.modellines.editing import base_model_path
 from apps.modellines.models import ModelLine
@@ -275,7 +276,8 @@ def _fact_result(item: dict[str, Any], wordings: tuple[Any, Any], answer_before:
     with the target, which is what decides whether the fact counts as applied. Generalisation is judged
     on ``paraphrases_judged`` only; ``paraphrases_edited`` were edit rows (the editor's paraphrase_rows)."""
     edited, judged = wordings
-    result = {key: item[key] for key in ("efficacy", "generalization", "locality") if key in item}
+    figures = (names.TOKEN_EFFICACY, names.TOKEN_GENERALIZATION, names.LOCALITY)  # keys of the per-fact report
+    result = {key: item[key] for key in figures if key in item}
     result["took"] = bool(item.get("says_target", False))
     if "paraphrases_say_target" in item:
         result["paraphrases_took"] = item["paraphrases_say_target"]

@@ -3,6 +3,7 @@
 import math
 from typing import Any
 
+import editor.metrics as names
 from apps.modellines.models import ModelLine
 from apps.releases.wording import format_metric
 
@@ -11,18 +12,18 @@ from apps.releases.wording import format_metric
 # target), not by teacher-forced token accuracy, which can score 0.75 for a fact the model never once
 # says; versions recorded before the generation metric existed fall back to the token metric (FALLBACK).
 GATES: dict[str, tuple[str, str, str]] = {
-    "min_efficacy": ("generation_efficacy", "min", "efficacy"),
-    "min_generalization": ("generation_generalization", "min", "generalisation"),
-    "min_locality": ("locality", "min", "locality"),
-    "min_retention": ("generation_retention", "min", "retention of earlier facts"),
-    "max_perplexity_drift": ("perplexity_drift", "max", "perplexity drift"),
+    "min_efficacy": (names.GENERATION_EFFICACY, "min", "efficacy"),
+    "min_generalization": (names.GENERATION_GENERALIZATION, "min", "generalisation"),
+    "min_locality": (names.LOCALITY, "min", "locality"),
+    "min_retention": (names.GENERATION_RETENTION, "min", "retention of earlier facts"),
+    "max_perplexity_drift": (names.PERPLEXITY_DRIFT, "max", "perplexity drift"),
 }
 
 
 FALLBACK = {
-    "generation_efficacy": "efficacy",
-    "generation_generalization": "generalization",
-    "generation_retention": "retention",
+    names.GENERATION_EFFICACY: names.TOKEN_EFFICACY,
+    names.GENERATION_GENERALIZATION: names.TOKEN_GENERALIZATION,
+    names.GENERATION_RETENTION: names.TOKEN_RETENTION,
 }
 
 

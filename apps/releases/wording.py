@@ -54,7 +54,7 @@ def ordered_metrics(metrics: dict[str, Any] | None) -> list[tuple[str, Any]]:
     return [(name, metrics[name]) for name in known + sorted(set(metrics) - set(known))]
 
 
-def format_metric(value: Any, name: str = "efficacy") -> str:
+def format_metric(value: Any, name: str = names.GENERATION_EFFICACY) -> str:
     """A metric as every page shows it: rates 50.0%, drift +10.0% (never -0.0%), other numbers 12.34."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return MISSING

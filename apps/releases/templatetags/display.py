@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+import editor.metrics as names
 from apps.audit import wording as audit_wording
 from apps.facts import outcomes
 from apps.facts.states import CHANGE_SET_STATES, FACT_STATES
@@ -15,7 +16,7 @@ register = template.Library()
 
 
 @register.filter
-def metric(value: Any, name: str = "efficacy") -> str:
+def metric(value: Any, name: str = names.GENERATION_EFFICACY) -> str:
     """{{ value|metric:"perplexity_drift" }} -> "+10.0%"."""
     return wording.format_metric(value, name)
 
