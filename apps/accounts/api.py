@@ -7,9 +7,7 @@ read it back later. Writes go through apps.accounts.actions (audited); refusals 
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -19,7 +17,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.accounts import actions
-from apps.accounts.models import ApiToken
+from apps.accounts.queries import live_tokens
 from apps.accounts.roles import roles_of
 from apps.accounts.serializers import (
     ApiTokenSerializer,
@@ -41,10 +39,6 @@ def _issued_body(issued: actions.IssuedToken) -> dict:
         "username": user.get_username(),
         "roles": [role.value for role in roles_of(user)],
     }
-
-
-def _live_tokens(user) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
 class SignInThrottle(BaseThrottle):
@@ -123,7 +117,7 @@ class MyTokensView(APIView):
 
     @extend_schema(responses={200: ApiTokenSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        return Response(ApiTokenSerializer(_live_tokens(request.user), many=True).data)
+        return Response(ApiTokenSerializer(live_tokens(request.user), many=True).data)
 
     @extend_schema(request=NewTokenSerializer, responses={201: TokenSerializer, **REFUSALS})
     def post(self, request: Request) -> Response:
@@ -141,5 +135,5 @@ class MyTokenDetailView(APIView):
 
     @extend_schema(request=None, responses={204: None, 404: OpenApiResponse(description="no such token of yours")})
     def delete(self, request: Request, pk: int) -> Response:
-        actions.revoke_token(request.user, get_object_or_404(_live_tokens(request.user), pk=pk))
+        actions.revoke_token(request.user, get_object_or_404(live_tokens(request.user), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,11 +8,11 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import actions
 from apps.accounts.models import ApiToken
+from apps.accounts.queries import live_tokens
 from apps.accounts.throttling import sign_in_failed, sign_in_succeeded, sign_in_wait
 from apps.accounts.ui import role_required
 
@@ -54,10 +54,6 @@ class SignOutView(auth_views.LogoutView):
 _NEW_KEY = "amend_new_api_token"
 
 
-def _live_tokens(request: HttpRequest) -> list[ApiToken]:
-    return list(ApiToken.objects.filter(user=request.user, revoked_at__isnull=True, expires_at__gt=timezone.now()))
-
-
 @role_required()
 @require_http_methods(["GET", "POST"])
 def my_token(request: HttpRequest) -> HttpResponse:
@@ -75,9 +71,8 @@ def my_token(request: HttpRequest) -> HttpResponse:
     if shown is not None:
         token = ApiToken.objects.filter(pk=shown["id"], user=request.user).first()
         issued = actions.IssuedToken(token, shown["key"]) if token is not None else None
-    response = render(
-        request, "accounts/token.html", {"issued": issued, "tokens": _live_tokens(request), "section": "token"}
-    )
+    context = {"issued": issued, "tokens": list(live_tokens(request.user)), "section": "token"}
+    response = render(request, "accounts/token.html", context)
     response["Cache-Control"] = "no-store"  # the new token must not stay in any cache
     return response
 

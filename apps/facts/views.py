@@ -27,7 +27,7 @@ from apps.facts import actions, outcomes, permissions
 from apps.facts.conflicts import blocking_conflicts, find_conflicts, find_duplicate, with_conflict_flag
 from apps.facts.forms import FactContentForm, FactSubmissionForm, ReviewForm, WithdrawForm
 from apps.facts.models import ChangeSet, ChangeSetState, FactEdit, FactState, ReviewDecision
-from apps.facts.queue import next_to_review, submitted_queue
+from apps.facts.queries import next_to_review, submitted_queue
 from apps.facts.states import EDITABLE_STATES, FACT_STATES
 from apps.facts.timeline import fact_timeline
 from apps.modellines.models import ModelLine

@@ -1,4 +1,4 @@
-"""The review queue, read in one order everywhere: submitted facts, oldest first."""
+"""Reads of facts: the review queue, read in one order everywhere (submitted facts, oldest first)."""
 
 from django.db.models import QuerySet
 
