@@ -1,7 +1,7 @@
 """The fact state machine: which transitions exist, which states count as live on a model line, and
 the words every page shows for the states of facts and change sets."""
 
-from apps.facts.models import ChangeSetState, FactState
+from apps.facts.models import ChangeSetState, FactState, ImportChannel
 
 S = FactState
 
@@ -84,4 +84,11 @@ CHANGE_SET_STATES: dict[str, str] = {
     ChangeSetState.CHANGES_REQUESTED: "Changes requested",
     ChangeSetState.APPROVED: "Approved",
     ChangeSetState.REJECTED: "Rejected",
+}
+
+# How a change set came in, as its page's first line says it ("imported by ann for model line geo …").
+IMPORT_CHANNELS: dict[str, str] = {
+    ImportChannel.UI: "through the upload page",
+    ImportChannel.API: "through the API",
+    ImportChannel.COMMAND: "with manage.py import_facts",
 }

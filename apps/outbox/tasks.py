@@ -34,6 +34,7 @@ SYNC_ALIASES = Task("workers.batching.sync_aliases", subject="line")
 CHECKPOINT_AUDIT = Task("workers.batching.checkpoint_audit")
 IMPORT_CHANGE_SET = Task("workers.imports.import_change_set", subject="changeset")
 ASK_PRODUCTION = Task("workers.probes.ask_production", subject="fact")
+ASK_CHANGE_SET_SAMPLE = Task("workers.probes.ask_change_set_sample", subject="changeset")
 # Beat's rounds.
 CUT_DUE_BATCHES = Task("workers.batching.cut_due_batches")
 SCHEDULE_FULL_CHECKS = Task("workers.batching.schedule_full_checks")
@@ -51,6 +52,7 @@ TASKS: tuple[Task, ...] = (
     CHECKPOINT_AUDIT,
     IMPORT_CHANGE_SET,
     ASK_PRODUCTION,
+    ASK_CHANGE_SET_SAMPLE,
     CUT_DUE_BATCHES,
     SCHEDULE_FULL_CHECKS,
     DISPATCH_OUTBOX,

@@ -93,11 +93,17 @@ def _ask_sent(fact: FactEdit) -> bool:
     )
 
 
-def production_answers(model_line_id: int, prompts: list[str], **signal: object) -> dict[str, str]:
-    """Answers of the line's production version to these prompts, from probes already answered
-    (the change set's sample asks through apps.facts.changesets.queries.production_answers_wanted)."""
+def production_answers(model_line_id: int, prompts: list[str], **signal: object) -> dict[str, str | None]:
+    """Answers of the line's production version to these prompts, from probes already answered; None for a
+    prompt it is still being asked (the change set's sample asks through
+    apps.facts.changesets.queries.production_answers_wanted)."""
     production = production_version(model_line_id)
     if production is None:
         return {}
-    probes = Probe.objects.filter(version=production, state=ProbeState.DONE, prompt__in=prompts).order_by("id")
-    return {probe.prompt: probe.answer for probe in probes}
+    probes = Probe.objects.filter(
+        version=production, state__in=[ProbeState.DONE, ProbeState.PENDING], prompt__in=prompts
+    ).order_by("state", "id")  # "done" sorts before "pending": an answer wins over a question still open
+    answers: dict[str, str | None] = {}
+    for probe in probes:
+        answers.setdefault(probe.prompt, probe.answer if probe.state == ProbeState.DONE else None)
+    return answers

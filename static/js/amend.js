@@ -117,7 +117,10 @@
             if (!fresh) { return; }
             var done = !fresh.querySelector("[data-live-pending]");
             if (done && !live.hasAttribute("data-live-swap")) { window.location.reload(); return; }
+            // Boxes ticked meanwhile (rows to exclude in a change set's sample) stay ticked.
+            var ticked = Array.prototype.map.call(live.querySelectorAll("input:checked"), function (box) { return box.id; });
             live.innerHTML = fresh.innerHTML;
+            ticked.forEach(function (id) { var box = id && document.getElementById(id); if (box) { box.checked = true; } });
             if (!done) { setTimeout(poll, every); }
           })
           .catch(function () { setTimeout(poll, every * 2); });

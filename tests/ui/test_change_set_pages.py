@@ -18,10 +18,10 @@ def test_a_reviewer_reads_the_summary_excludes_the_conflicting_row_and_approves_
     client = client_for(reviewer)
 
     page = client.get(reverse("change_set_detail", args=[change_set.pk])).content.decode()
-    assert "In review" in page and "cities.jsonl" in page
+    assert "In review" in page and "cities.jsonl" in page and "through the upload page" in page and "(Ui)" not in page
     assert "line 3 (invalid): not valid JSON" in page
     assert f'Live fact <a href="/facts/{live.pk}/">#{live.pk}</a>' in page  # the conflict, side by side
-    assert page.count("none yet") == 2  # no production answer cached for the sampled prompts
+    assert page.count("not asked") == 2  # the line has no production version to ask
 
     refused = client.post(
         reverse("change_set_review", args=[change_set.pk]),

@@ -7,7 +7,7 @@ not by asking about each row.
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
 from django.dispatch import Signal
@@ -54,17 +54,19 @@ class SampleRow:
     # The production version's answer to the row's prompt when one was asked already (a probe); the
     # web process never runs the model, so None means "none yet".
     production_answer: str | None
+    # Production is being asked it now (the import's finish asked the sample): the page polls meanwhile.
+    asking: bool = False
 
 
 # Production's answers are probes of the release app, which sits above this one: it answers this signal
 # (apps.releases.apps connects apps.releases.answers.production_answers), so facts never import releases.
-# Sent with model_line_id and prompts; each receiver returns {prompt: answer}.
+# Sent with model_line_id and prompts; each receiver returns {prompt: answer}, None for a prompt still asked.
 production_answers_wanted = Signal()
 
 
-def production_answers(model_line_id: int, prompts: list[str]) -> dict[str, str]:
+def production_answers(model_line_id: int, prompts: list[str]) -> dict[str, str | None]:
     """Answers of the line's production version to these prompts, from probes already answered."""
-    answers: dict[str, str] = {}
+    answers: dict[str, str | None] = {}
     for _receiver, found in production_answers_wanted.send(ChangeSet, model_line_id=model_line_id, prompts=prompts):
         answers.update(found)
     return answers
@@ -74,7 +76,10 @@ def sample(change_set: ChangeSet, ids: list[int] | None = None) -> list[SampleRo
     ids = sample_ids(change_set) if ids is None else ids
     facts = list(FactEdit.objects.filter(pk__in=ids).order_by("source_line", "pk"))
     answers = production_answers(change_set.model_line_id, [fact.prompt for fact in facts])
-    return [SampleRow(fact, answers.get(fact.prompt)) for fact in facts]
+    return [
+        SampleRow(fact, answers.get(fact.prompt), fact.prompt in answers and answers[fact.prompt] is None)
+        for fact in facts
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,11 @@ class Conflicts:
     # Groups of rows of the set with one prompt and different targets, at most SHOWN_CONFLICTS.
     within: list[list[FactEdit]]
     within_total: int
+    # Groups of rows naming one subject (the import's `subject`, as ZsRE carries it) with different
+    # targets: worded differently, they may ask one question two ways (an architect, "who designed it?")
+    # and contradict each other, or ask two things. Shown for a person to judge; they do not block.
+    same_subject: list[list[FactEdit]] = field(default_factory=list)
+    same_subject_total: int = 0
 
     @property
     def blocking(self) -> int:
@@ -128,12 +138,27 @@ def _internal_conflicts(change_set: ChangeSet) -> tuple[list[list[FactEdit]], in
     return list(groups.values()), len(prompts)
 
 
+def _same_subject(change_set: ChangeSet) -> tuple[list[list[FactEdit]], int]:
+    rows = rows_in_play(change_set).exclude(subject="")
+    subjects = list(
+        rows.values("subject")
+        .annotate(targets=Count("normalized_target", distinct=True), prompts=Count("normalized_prompt", distinct=True))
+        .filter(targets__gt=1, prompts__gt=1)
+        .order_by("subject")
+        .values_list("subject", flat=True)
+    )
+    groups: dict[str, list[FactEdit]] = {}
+    for row in rows.filter(subject__in=subjects[:SHOWN_CONFLICTS]).order_by("source_line", "pk"):
+        groups.setdefault(row.subject, []).append(row)
+    return list(groups.values()), len(subjects)
+
+
 def conflicts(change_set: ChangeSet) -> Conflicts:
     """What blocks approval: rows that answer a live fact's prompt differently, and rows of the set that
     answer one another's prompt differently. Excluding one side (or superseding) resolves it."""
     with_live, with_live_total = _live_conflicts(change_set)
     within, within_total = _internal_conflicts(change_set)
-    return Conflicts(with_live, with_live_total, within, within_total)
+    return Conflicts(with_live, with_live_total, within, within_total, *_same_subject(change_set))
 
 
 def row_counts(change_set: ChangeSet) -> dict[str, int]:

@@ -98,6 +98,11 @@ class ChangeSetSummarySerializer(serializers.Serializer):
     conflicts_with_live_total = serializers.IntegerField()
     conflicts_within = serializers.ListField(child=RowSerializer(many=True), help_text="rows sharing a prompt")
     conflicts_within_total = serializers.IntegerField()
+    same_subject = serializers.ListField(
+        child=RowSerializer(many=True),
+        help_text="rows naming one subject with different targets and prompts: possible contradictions (not blocking)",
+    )
+    same_subject_total = serializers.IntegerField()
     sample_seed = serializers.IntegerField()
     sample = SampleRowSerializer(many=True)
 
@@ -145,6 +150,9 @@ def summary_data(change_set: ChangeSet) -> dict:
         "conflicts_with_live_total": found.with_live_total,
         "conflicts_within": found.within,
         "conflicts_within_total": found.within_total,
+        "same_subject": found.same_subject,
+        "same_subject_total": found.same_subject_total,
+        "approvals": queries.current_approvals(change_set),
         "sample_seed": queries.sample_seed(change_set),
         "sample": queries.sample(change_set),
     }

@@ -28,7 +28,13 @@ from apps.releases.actions.checks import (
 )
 from apps.releases.actions.common import facts_content_hash
 from apps.releases.actions.dispatching import cancel_batch, resend_batch, sweep_stranded_batches
-from apps.releases.actions.probes import finish_probe, request_fact_probes, request_line_probe, request_probe
+from apps.releases.actions.probes import (
+    finish_probe,
+    request_fact_probes,
+    request_line_probe,
+    request_probe,
+    request_sample_probes,
+)
 from apps.releases.actions.promotion import hold, promote, rollback
 from apps.releases.actions.reverts import revert_fact
 from apps.releases.actions.versions import ensure_base_version, mark_aliases_synced, record_version, set_checkpoint_uri
@@ -61,6 +67,7 @@ __all__ = [
     "request_full_check",
     "request_line_probe",
     "request_probe",
+    "request_sample_probes",
     "resend_batch",
     "revert_fact",
     "revert_plan",

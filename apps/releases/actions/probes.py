@@ -108,7 +108,22 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
         if not ModelVersion.objects.filter(model_line_id=fact.model_line_id).exists():
             enqueue(tasks.PROBE_BASE, fact.pk)
         return []
-    prompts = fact_prompts(fact)
+    return _ask(actor, version, fact_prompts(fact), {"fact": fact.pk})
+
+
+@transaction.atomic(durable=True)
+def request_sample_probes(change_set_id: int, model_line_id: int, prompts: list[str]) -> list[Probe]:
+    """Ask production the prompts of a change set's sample (once its import finished), so its reviewers see
+    what the model answers today beside each row's target. Nothing is asked of a line with no production."""
+    version = production_version(model_line_id)
+    if version is None or not prompts:
+        return []
+    return _ask(None, version, [prompt.strip()[:MAX_PROBE_PROMPT] for prompt in prompts], {"change_set": change_set_id})
+
+
+def _ask(actor: User | None, version: ModelVersion, prompts: list[str], about: dict) -> list[Probe]:
+    """Probes of `version` for the prompts it has not answered (or is answering) yet: one audit event and
+    one task for them all, which the worker answers in one batched greedy decode."""
     cached = set(
         Probe.objects.filter(
             version=version,
@@ -117,13 +132,13 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
             state__in=[ProbeState.PENDING, ProbeState.DONE],
         ).values_list("prompt", flat=True)
     )
-    wanted = [prompt for prompt in prompts if prompt not in cached]
+    wanted = [prompt for prompt in dict.fromkeys(prompts) if prompt not in cached]
     if not wanted:
         return []
     requester = actor if actor is not None and actor.is_authenticated else None
     probes = Probe.objects.bulk_create(
         Probe(
-            model_line_id=fact.model_line_id,
+            model_line_id=version.model_line_id,
             version=version,
             prompt=prompt,
             max_new_tokens=FACT_PROBE_TOKENS,
@@ -131,15 +146,14 @@ def request_fact_probes(actor: User | None, fact: FactEdit) -> list[Probe]:
         )
         for prompt in wanted
     )
-    # One event for the fact's probes: the submission that asked them is its own event.
+    # One event for them all: what asked them (the submission, the import) is its own event.
     record_event(
         actor,
         "probe.requested",
         probes[0],
-        after={"version": version.number, "prompts": wanted, "probes": [p.pk for p in probes], "fact": fact.pk},
-        model_line_id=fact.model_line_id,
+        after={"version": version.number, "prompts": wanted, "probes": [p.pk for p in probes], **about},
+        model_line_id=version.model_line_id,
     )
-    # One task for them all: the worker answers them in one batched greedy decode.
     enqueue(tasks.ANSWER_PROBE, *(p.pk for p in probes))
     return probes
 

@@ -9,7 +9,7 @@ from django import template
 import editor.metrics as names
 from apps.audit import wording as audit_wording
 from apps.facts import outcomes
-from apps.facts.states import CHANGE_SET_STATES, FACT_STATES
+from apps.facts.states import CHANGE_SET_STATES, FACT_STATES, IMPORT_CHANNELS
 from apps.releases import wording
 
 register = template.Library()
@@ -74,6 +74,11 @@ def fact_state(state: str) -> str:
 @register.filter
 def change_set_state(state: str) -> str:
     return CHANGE_SET_STATES.get(state, state)
+
+
+@register.filter
+def import_channel(value: str) -> str:
+    return IMPORT_CHANNELS.get(value, value)
 
 
 @register.filter

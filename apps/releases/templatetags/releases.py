@@ -1,8 +1,9 @@
 from django import template
 
-from apps.facts.models import FactEdit
+from apps.facts.models import ChangeSet, FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases.answers import fact_answers
+from apps.releases.change_sets import ChangeSetOutcome, change_set_outcome
 from apps.releases.models import Batch, BatchState
 from apps.releases.progress import Progress, batch_progress
 from apps.releases.queries import self_check
@@ -55,3 +56,9 @@ def fact_progress(fact: FactEdit) -> Progress | None:
 def self_check_of(context: template.Context, line: ModelLine) -> dict:
     """{% self_check_of line %}: the line's regressed facts and its latest full check of production."""
     return {"line": line, "roles": context.get("roles"), "csrf_token": context.get("csrf_token"), **self_check(line)}
+
+
+@register.simple_tag(name="change_set_outcome")
+def change_set_outcome_tag(change_set: ChangeSet) -> ChangeSetOutcome:
+    """{% change_set_outcome change_set as outcome %}: the batches, versions and results of an approved set."""
+    return change_set_outcome(change_set)

@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 1000
 
 
+def ask_sample(change_set: ChangeSet) -> None:
+    """Reviewers see what production answers to each sampled row: the set asks it once its rows are in
+    review (imported, resubmitted), through the outbox, in the transaction that puts them there; the
+    release app above this one writes the probes (workers.probes)."""
+    enqueue(tasks.ASK_CHANGE_SET_SAMPLE, change_set.pk)
+
+
 @transaction.atomic(durable=True)
 def start_import(
     actor: User,
@@ -110,6 +117,8 @@ def _finish_import(change_set_id: int) -> ChangeSet:
         change_set.state = ChangeSetState.FAILED
         change_set.state_reason = f"no valid row: all {len(change_set.refused)} rows were refused"
     change_set.imported_at = timezone.now()
+    if change_set.state == ChangeSetState.SUBMITTED:
+        ask_sample(change_set)
     change_set.upload = ""  # the rows are facts now; the report keeps the refused ones
     change_set.save(update_fields=["state", "state_reason", "imported_at", "upload"])
     record_event(

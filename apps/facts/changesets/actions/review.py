@@ -23,6 +23,7 @@ from apps.facts import permissions
 from apps.facts.actions.reviews import clean_review
 from apps.facts.actions.state import User, move_many
 from apps.facts.changesets import queries
+from apps.facts.changesets.actions.importing import ask_sample
 from apps.facts.errors import ConflictError
 from apps.facts.models import ChangeSet, ChangeSetReview, ChangeSetState, FactState, ReviewDecision
 from apps.facts.validation import MAX_RATIONALE, clean_text
@@ -215,6 +216,7 @@ def resubmit_change_set(actor: User, change_set: ChangeSet) -> ChangeSet:
     before = current.audit_snapshot()
     current.state, current.state_reason, current.revision = ChangeSetState.SUBMITTED, "", current.revision + 1
     current.save(update_fields=["state", "state_reason", "revision"])
+    ask_sample(current)  # a new revision, a new sample
     record_event(
         actor,
         "changeset.resubmitted",
