@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from bench.memory import PeakMemory
-from bench.report import print_table
+from bench.report import print_table, turn_shares
 from editor import (
     EditorConfig,
     EditorError,
@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the lineage's repair loop: after each turn ask N seeded earlier edits; those not said are re-applied "
         "in the next turn's batch (0 = off; not for the published code)",
+    )
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run the methods' processes at the same time (a shared machine: each meets the same load)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the repair loop's samples")
     p.add_argument(
@@ -195,16 +200,6 @@ def repair_check(loaded, side: _AmendSide, done: int, sample: int, seed: int) ->
     started = time.perf_counter()
     side.repairs = [r for r, ok in zip(asked, says_now(loaded, asked), strict=True) if not ok]
     return {"asked": len(asked), "regressed": len(side.repairs), "check_s": time.perf_counter() - started}
-
-
-def turn_shares(said: list[bool], turns) -> list[float]:
-    """Per turn (in order, as many as ``said`` covers): the share of its prompts whose answer gives the target."""
-    out, at = [], 0
-    while at < len(said):
-        size = len(turns[len(out)])
-        out.append(sum(said[at : at + size]) / size)
-        at += size
-    return out
 
 
 def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:
@@ -328,15 +323,24 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     }
 
 
-def _in_child(argv: list[str], method: str) -> dict:
-    """Run one method in a fresh process (its own peak memory) and read back its figures."""
+def _in_children(argv: list[str], methods: list[str], parallel: bool) -> list[dict]:
+    """Run each method in a fresh process (its own peak memory), one after the other or all at once, and read
+    back their figures in the order given."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "bench", "editor", *argv, "--method", method, "--in-process", "--json", str(out)]
-        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=None)
-        if done.returncode != 0 or not out.is_file():
-            raise EditorError(f"method {method} failed (exit code {done.returncode})")
-        return json.loads(out.read_text())["results"][0]
+        outs = [Path(tmp) / f"{i}.json" for i in range(len(methods))]
+        cmds = [
+            [sys.executable, "-m", "bench", "editor", *argv, "--method", m, "--in-process", "--json", str(out)]
+            for m, out in zip(methods, outs, strict=True)
+        ]
+        if parallel:
+            children = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for cmd in cmds]
+            codes = [child.wait() for child in children]
+        else:
+            codes = [subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False).returncode for cmd in cmds]
+        for m, code, out in zip(methods, codes, outs, strict=True):
+            if code != 0 or not out.is_file():
+                raise EditorError(f"method {m} failed (exit code {code})")
+        return [json.loads(out.read_text())["results"][0] for out in outs]
 
 
 def _child_argv(argv: list[str]) -> list[str]:
@@ -349,7 +353,7 @@ def _child_argv(argv: list[str]) -> list[str]:
         if item in ("--method", "--json"):
             skip = True
             continue
-        if item.startswith(("--method=", "--json=")) or item == "--in-process":
+        if item.startswith(("--method=", "--json=")) or item in ("--in-process", "--parallel"):
             continue
         out.append(item)
     return out
@@ -378,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.in_process or len(methods) == 1:
             results = [run_method(args, m, settings[m], requests, fluency_text) for m in methods]
         else:
-            results = [_in_child(_child_argv(argv), m) for m in methods]
+            results = _in_children(_child_argv(argv), methods, args.parallel)
     except EditorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

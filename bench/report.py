@@ -17,6 +17,16 @@ from editor.metrics import (
 )
 
 
+def turn_shares(said: list[bool], turns) -> list[float]:
+    """Per turn (in order, as many as ``said`` covers): the share of its prompts whose answer gives the target."""
+    out, at = [], 0
+    while at < len(said):
+        size = len(turns[len(out)])
+        out.append(sum(said[at : at + size]) / size)
+        at += size
+    return out
+
+
 def _fmt(x) -> str:
     if x is None:
         return "-"
