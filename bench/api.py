@@ -29,7 +29,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 from django.conf import settings
 
-from bench.django_bench import BenchError, BenchParser
+from bench.cli import BenchError, BenchParser
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 

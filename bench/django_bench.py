@@ -7,25 +7,10 @@ on stderr and exit status 2, like ``python -m bench editor``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import NoReturn
 
-
-class BenchError(Exception):
-    """A benchmark cannot run as asked: printed as one line, exit status ``code``."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class BenchParser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
+from bench.cli import BenchError
 
 
 def setup_django() -> None:

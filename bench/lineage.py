@@ -245,7 +245,7 @@ def report(smol: dict, big: dict | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.django_bench import BenchParser
+    from bench.cli import BenchParser
 
     p = BenchParser(prog="python -m bench lineage", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="base model directory (default: bundled SmolLM2)")

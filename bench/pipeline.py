@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 
-from bench.django_bench import BenchError, BenchParser
+from bench.cli import BenchError, BenchParser
 from bench.pipeline_figures import GOAL_DELTA_SHARE, GOAL_SECONDS, PAGE_TRIES, BatchFigures, CheckFigures, Report
 
 CHILD_FLAG = "AMEND_BENCH_PIPELINE_CHILD"
