@@ -3,6 +3,7 @@ a line and by the worker when it loads one (a line's fields, saved or not yet sa
 
 import functools
 import logging
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -26,14 +27,15 @@ def editor_config(loaded: Any, edited_modules: list[str], editor_settings: dict[
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(path: str) -> Any:
-    """The line's tokenizer alone (no weights), loaded once per process; None when it cannot be loaded here."""
-    from transformers import AutoTokenizer
+    """The line's tokenizer alone (its tokenizer.json through the `tokenizers` library: no weights, no
+    transformers import), loaded once per process; None when the line's model has none here to read."""
+    from tokenizers import Tokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        log.warning("tokenizer of %s not loaded, targets not checked against it: %s", path, exc)
+    file = Path(path) / "tokenizer.json"
+    if not file.is_file():
+        log.warning("no tokenizer.json at %s: targets are not checked against the line's tokenizer", path)
         return None
+    return Tokenizer.from_file(str(file))
 
 
 def target_refusal(base_model: str, target: str) -> str:
@@ -42,13 +44,14 @@ def target_refusal(base_model: str, target: str) -> str:
     tokenizer = _tokenizer(base_model_path(base_model))
     if tokenizer is None:
         return ""
-    ids = list(tokenizer(" " + target.strip(), add_special_tokens=False)["input_ids"])
+    ids = tokenizer.encode(" " + target.strip(), add_special_tokens=False).ids
     if not ids:
         return "the model's tokenizer encodes it to nothing"
-    unknown = tokenizer.unk_token_id
+    unknown_token = getattr(tokenizer.model, "unk_token", None)
+    unknown = tokenizer.token_to_id(unknown_token) if unknown_token else None
     if unknown is not None and unknown in ids:
-        missing = sorted({c for c in target if unknown in tokenizer(c, add_special_tokens=False)["input_ids"]})
+        missing = sorted({c for c in target if unknown in tokenizer.encode(c, add_special_tokens=False).ids})
         return f"the model's tokenizer cannot encode {''.join(missing) or 'some of its characters'!r}"
-    if " ".join(tokenizer.decode(ids, skip_special_tokens=True).split()) != " ".join(target.split()):
+    if " ".join(tokenizer.decode(ids).split()) != " ".join(target.split()):
         return "the model's tokenizer does not encode it faithfully (it decodes to other text)"
     return ""

@@ -1,22 +1,27 @@
-"""The whole product on the real model, in headless Chromium with a real Celery worker: a curator
-proposes that the capital of France is Lyon, the reviewer sees what production answers today (Paris)
-beside it and approves, an operator releases, and the promoted version answers Lyon while Germany's
-capital is still Berlin. Prints the time from approval to promotion.
+"""The README's story on the real model, in headless Chromium with a real Celery worker, on the line
+`manage.py seed_demo` creates, with its gates as they ship: a curator proposes that the capital of France
+is Lyon (with a paraphrase), the reviewer sees what production answers today (Paris) beside it and
+approves, an operator releases, the version meets the demo line's own gates and is promoted
+automatically, and production answers Lyon to the prompt and to the paraphrase while Germany's capital is
+still Berlin. No gate is lowered for it. Prints the time from approval to promotion.
 """
 
+import io
 import time
 
 import pytest
+from django.core.management import call_command
 
 from apps.facts.models import FactEdit, FactState
-from apps.modellines.actions import create_model_line
+from apps.modellines.management.commands.seed_demo import DEMO_GATES, DEMO_LINE
+from apps.modellines.models import ModelLine
 from apps.releases.models import ModelVersion, Probe, Promotion, VersionState
 from tests.fixtures.browser import BROWSER, labelled, sign_in, sign_out
-from tests.fixtures.pipeline import LENIENT_GATES
 
 pytestmark = [*BROWSER, pytest.mark.pipeline, pytest.mark.slow]
 
 FRANCE = "The capital of France is"
+PARAPHRASE = "France's capital city is"
 GERMANY = "The capital of Germany is"
 # The worker loads the model and records its base before the first answer: generous on a busy 2-core machine.
 MODEL_TIMEOUT_MS = 150_000
@@ -43,10 +48,9 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
 ):
     from playwright.sync_api import expect
 
-    line = create_model_line(
-        operator, name="world", description="What the bundled model knows", base_model=str(base_model),
-        batch_size=10, **LENIENT_GATES,
-    )  # fmt: skip
+    call_command("seed_demo", force=True, stdout=io.StringIO())  # the README's `make run` line, on the bundled model
+    line = ModelLine.objects.get(name=DEMO_LINE)
+    assert line.gates() == DEMO_GATES  # as it ships: the story is told on the demo line's own gates
     workers.start("w1")
 
     # The curator proposes the edit with a paraphrase.
@@ -55,7 +59,7 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
     page.get_by_label(labelled("Model line")).select_option(label=line.name)
     page.get_by_label(labelled("Prompt")).fill(FRANCE)
     page.get_by_label("New target").fill("Lyon")
-    page.get_by_label("New paraphrase").fill("France's capital city is")
+    page.get_by_label("New paraphrase").fill(PARAPHRASE)
     page.get_by_label("Rationale").fill("A counterfactual to see the edit take.")
     page.get_by_label(labelled("Source")).fill("https://example.org/counterfactual")
     page.get_by_role("button", name="Submit for review").click()
@@ -78,7 +82,7 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
     fact = FactEdit.objects.get(prompt=FRANCE)
     assert fact.state == FactState.APPROVED
 
-    # The operator releases at once; the version meets its gates and is promoted.
+    # The operator releases at once; the version meets the demo line's gates and is promoted automatically.
     sign_in(page, live_server, operator.username)
     page.goto(f"{live_server.url}/model-lines/{line.name}/")
     page.get_by_role("link", name="Release now…").click()
@@ -86,10 +90,13 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
     expect(page.locator(".alert-success")).to_contain_text("a worker applies it")
     started = time.monotonic()
     v1 = wait(
-        "v1 in production",
-        lambda: ModelVersion.objects.filter(model_line=line, number=1, state=VersionState.PRODUCTION).first(),
+        "v1 decided",
+        lambda: ModelVersion.objects.filter(
+            model_line=line, number=1, state__in=[VersionState.PRODUCTION, VersionState.HELD, VersionState.FAILED]
+        ).first(),
         timeout=150,
     )
+    assert v1.state == VersionState.PRODUCTION, f"{v1.label} {v1.state}: {v1.state_reason}; metrics {v1.metrics}"
     promoted = Promotion.objects.get(version=v1, kind="promote")
     fact.refresh_from_db()
     seconds = (promoted.created_at - fact.approved_at).total_seconds()
@@ -97,11 +104,16 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
         f"\napproval to promotion: {seconds:.1f} s (release to promotion {time.monotonic() - started:.1f} s; "
         f"stages {v1.stage_seconds}; metrics {v1.metrics})"
     )
+    assert promoted.automatic and promoted.actor is None
     assert fact.state == FactState.APPLIED and fact.results["took"] is True
 
     # Production now says Lyon, and still knows Germany's capital (the base model answers "Berlin.").
     france = ask(page, live_server, v1, FRANCE)
     assert normalised(france).startswith("lyon"), f"{v1.label} answers {france!r} to {FRANCE!r}"
+    paraphrase = ask(page, live_server, v1, PARAPHRASE)
+    assert normalised(paraphrase).startswith("lyon"), f"{v1.label} answers {paraphrase!r} to {PARAPHRASE!r}"
     germany = ask(page, live_server, v1, GERMANY)
     assert normalised(germany).startswith("berlin"), f"{v1.label} answers {germany!r} to {GERMANY!r}"
-    assert Probe.objects.filter(version=v1, prompt__in=[FRANCE, GERMANY], requested_by=operator).count() == 2
+    assert (
+        Probe.objects.filter(version=v1, prompt__in=[FRANCE, PARAPHRASE, GERMANY], requested_by=operator).count() == 3
+    )
