@@ -161,16 +161,36 @@ def perplexity(loaded: LoadedModel, text: str) -> float:
     return math.exp(total / max(count, 1))
 
 
-def _said(loaded: LoadedModel, asks: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The greedy answer to each distinct (prompt, tokens): continued for its target's length plus one token
-    (enough to see the target and where its word ends), prompts of equal length decoded together."""
+def _answers(
+    loaded: LoadedModel, keys: list[tuple[str, str]], target_of: dict[str, list[int]], generation: bool
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], str]]:
+    """Per distinct (prompt, target): the teacher-forced token accuracy and (``generation``) the greedy
+    answer, continued for the target's length plus one token (enough to see the target and where its word
+    ends).
+
+    One teacher-forced pass scores the target and the token after it; where every target token is the
+    argmax, that pass already is the greedy decoder's path (greedy picks the argmax, and the target is
+    what it was fed), so the answer is the target plus that next token. Only the other prompts are
+    decoded, in batches of equal length with the KV cache."""
     tok = loaded.tokenizer
-    answers: dict[tuple[str, int], str] = {}
-    for length in sorted({n for _, n in asks}):
-        same = sorted({p for p, n in asks if n == length})
-        for p, row in zip(same, greedy_ids(loaded, [prompt_ids(tok, p) for p in same], length), strict=True):
-            answers[(p, length)] = tok.decode(row, skip_special_tokens=True).strip()
-    return answers
+    eos, filler = getattr(tok, "eos_token_id", None), pad_id(tok)
+    # The filler is fed after the target only so that the position before it predicts the next token.
+    preds = scored_predictions(loaded, [(prompt_ids(tok, p), target_of[t] + [filler]) for p, t in keys])
+    token, answers, rest = {}, {}, []
+    for key, pred in zip(keys, preds, strict=True):
+        target = target_of[key[1]]
+        token[key] = _accuracy(pred[:-1], target)
+        if pred[:-1] == target:
+            row = [*target, pred[-1]]
+            answers[key] = tok.decode(row[: row.index(eos)] if eos in row else row, skip_special_tokens=True)
+        else:
+            rest.append(key)
+    if generation:
+        for length in sorted({len(target_of[t]) + 1 for _, t in rest}):
+            same = [(p, t) for p, t in rest if len(target_of[t]) + 1 == length]
+            for key, row in zip(same, greedy_ids(loaded, [prompt_ids(tok, p) for p, _ in same], length), strict=True):
+                answers[key] = tok.decode(row, skip_special_tokens=True)
+    return token, {key: answer.strip() for key, answer in answers.items()} if generation else {}
 
 
 def evaluate(
@@ -197,15 +217,8 @@ def evaluate(
     # Every (prompt, target) to score: the requests' prompts and paraphrases, the earlier edits' prompts.
     wanted = {(p, r.target) for r in requests for p in (r.prompt, *r.paraphrases)}
     wanted |= {(r.prompt, r.target) for r in retained}
-    wanted_list = sorted(wanted)
-    preds = scored_predictions(loaded, [(prompt_ids(tok, p), target_of[t]) for p, t in wanted_list])
-    token = {key: _accuracy(pred, target_of[key[1]]) for key, pred in zip(wanted_list, preds, strict=True)}
-    said: dict[tuple[str, str], tuple[str, bool]] = {}
-    if generation:
-        answers = _said(loaded, [(p, len(target_of[t]) + 1) for p, t in wanted_list])
-        for p, t in wanted_list:
-            answer = answers[(p, len(target_of[t]) + 1)]
-            said[(p, t)] = (answer, says_target(answer, t))
+    token, answers = _answers(loaded, sorted(wanted), target_of, generation)
+    said = {key: (answer, says_target(answer, key[1])) for key, answer in answers.items()}
 
     loc_agree: dict[tuple, float] = {}
     loc_acc: dict[tuple, float] = {}
@@ -262,9 +275,8 @@ def evaluate(
 
 
 def says_now(loaded: LoadedModel, requests: list[EditRequest]) -> list[bool]:
-    """Whether the model's greedy answer to each request's prompt begins with its target (one decode per
-    distinct prompt): what a lineage's probe and the benchmark's retention curve ask."""
-    tok = loaded.tokenizer
-    lengths = [len(target_ids(tok, r.target)) + 1 for r in requests]
-    answers = _said(loaded, [(r.prompt, n) for r, n in zip(requests, lengths, strict=True)])
-    return [says_target(answers[(r.prompt, n)], r.target) for r, n in zip(requests, lengths, strict=True)]
+    """Whether the model's greedy answer to each request's prompt begins with its target (each distinct
+    prompt asked once): what a lineage's probe and the benchmark's retention curve ask."""
+    target_of = {r.target: target_ids(loaded.tokenizer, r.target) for r in requests}
+    _, answers = _answers(loaded, sorted({(r.prompt, r.target) for r in requests}), target_of, True)
+    return [says_target(answers[(r.prompt, r.target)], r.target) for r in requests]

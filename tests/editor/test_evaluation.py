@@ -1,0 +1,21 @@
+"""What evaluate says the model answers is what the greedy decoder says, whether the answer came from the
+teacher-forced pass (target taken) or from decoding (target missed)."""
+
+from editor import Editor, EditorConfig, evaluate, greedy_answers
+from editor.evaluation import says_now
+from editor.tokens import target_ids
+from tests.editor.conftest import edits, tiny_llama
+
+
+def test_answers_are_the_greedy_decoders_for_taken_and_missed_edits(tokenizer):
+    loaded = tiny_llama(tokenizer)
+    requests = edits()
+    Editor(loaded, EditorConfig.for_model(loaded, lr=3e-3, steps=8, mu=0.0)).apply(requests[:2])
+    report = evaluate(loaded, requests)
+    said = [item["says_target"] for item in report.per_request]
+    assert any(said) and not all(said)  # both paths are exercised
+    for r, item in zip(requests, report.per_request, strict=True):
+        decoded = greedy_answers(loaded, [r.prompt, *r.paraphrases], len(target_ids(tokenizer, r.target)) + 1)
+        assert item["answer"] == decoded[0]
+        assert [a for a, _ in item["paraphrase_answers"]] == decoded[1:]
+    assert says_now(loaded, requests) == said
