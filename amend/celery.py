@@ -5,6 +5,8 @@ import os
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amend.settings")
+# MLflow's "Downloading artifacts" bars write to stderr, which a worker logs line by line as WARNINGs.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = Celery("amend")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -20,6 +20,9 @@ from typing import Any
 import mlflow.pyfunc
 
 MANIFEST = "amend_version.json"
+# Tokens of an answer unless the caller's params say otherwise (params={"max_new_tokens": N}).
+DEFAULT_MAX_NEW_TOKENS = 16
+EXAMPLE_PROMPT = "The capital of France is"
 # What the serving environment needs on top of the Amend source (shipped with the model as code).
 REQUIREMENTS = ["torch", "transformers", "safetensors", "mlflow"]
 # The source tree: the editor library and this module travel with every registered version.
@@ -87,10 +90,12 @@ class AmendVersion(mlflow.pyfunc.PythonModel):
         self.loaded = materialise(manifest, base_model=config.get("base_model"), device=config.get("device", "cpu"))
         self.content_hash = manifest["content_hash"]
 
-    def predict(self, context: Any, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
+    # model_input is typed Any on purpose: a type hint would have MLflow infer a signature by loading the
+    # version and predicting while it is saved; the signature is stated in save_version_model instead.
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> list[str]:
         from editor import greedy_answers
 
-        tokens = int((params or {}).get("max_new_tokens", 16))
+        tokens = int((params or {}).get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
         return greedy_answers(self.loaded, _prompts(model_input), max_new_tokens=tokens)
 
 
@@ -110,7 +115,22 @@ def save_version_model(path: Path, manifest: dict[str, Any]) -> None:
             artifacts={"manifest": str(manifest_file)},
             code_paths=[str(code / "editor"), str(code / "mlops")],
             pip_requirements=REQUIREMENTS,
+            signature=signature(),
+            input_example=([EXAMPLE_PROMPT], {"max_new_tokens": DEFAULT_MAX_NEW_TOKENS}),
         )
+
+
+def signature() -> Any:
+    """Prompts in (strings), answers out (strings), and max_new_tokens as a declared param: without it
+    MLflow ignores what a caller passes ("This model does not define a params schema")."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string")]),
+        params=ParamSchema([ParamSpec("max_new_tokens", "long", DEFAULT_MAX_NEW_TOKENS)]),
+    )
 
 
 def _copy_package(source: Path, target: Path) -> None:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from apps.audit.models import AuditEvent
 from apps.audit.wording import action_label
-from apps.facts.models import FactEdit, Review
+from apps.facts.models import FactEdit, FactState, Review
 from apps.facts.states import FACT_STATES
 
 
@@ -71,4 +71,22 @@ def fact_timeline(fact: FactEdit) -> list[TimelineEntry]:
             )
         )
     entries.sort(key=lambda entry: entry.at)
-    return entries
+    return _promotions_in_one_step(entries)
+
+
+def _promotions_in_one_step(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """A held fact that an operator's promotion brings into production passes through queued (the state
+    machine asks it) in the same moment: one line, Held → Applied, not "Queued for a batch" it never joins."""
+    merged: list[TimelineEntry] = []
+    for entry in entries:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and (previous.from_state, previous.to_state) == (FactState.HELD, FactState.QUEUED)
+            and (entry.from_state, entry.to_state) == (FactState.QUEUED, FactState.APPLIED)
+        ):
+            entry.from_state, entry.label = FactState.HELD, "Promoted with its held version"
+            merged[-1] = entry
+            continue
+        merged.append(entry)
+    return merged

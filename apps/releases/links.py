@@ -42,3 +42,10 @@ def mlflow_page_url(version: ModelVersion) -> str:
     """The link a page shows: the version's MLflow page when the UI answers, else nothing."""
     url = mlflow_version_url(version)
     return url if url and mlflow_ui_answers() else ""
+
+
+def mlflow_run_page_url(version: ModelVersion) -> str:
+    """The version's MLflow run (its params, metrics and per-fact report) when the UI answers, else nothing."""
+    if not version.mlflow_run_id or not mlflow_ui_answers():
+        return ""
+    return f"{settings.MLFLOW_UI_URL.rstrip('/')}/#/runs/{quote(version.mlflow_run_id)}"

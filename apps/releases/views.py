@@ -20,11 +20,13 @@ from apps.facts.models import FactEdit, FactState
 from apps.modellines.models import ModelLine
 from apps.outbox.queries import BROKER_UNREACHABLE, waiting_for_broker
 from apps.releases import actions
-from apps.releases.links import mlflow_page_url
-from apps.releases.models import Batch, ModelVersion, Probe, ProbeState
+from apps.releases.links import mlflow_page_url, mlflow_run_page_url
+from apps.releases.models import Batch, ModelVersion, Probe, ProbeState, VersionState
 from apps.releases.progress import batch_progress
 from apps.releases.queries import production_version
 from apps.releases.verdicts import override_warning, verdict
+
+EXPLAINED_VERSION_STATES = (VersionState.HELD, VersionState.FAILED, VersionState.ROLLED_BACK, VersionState.CANDIDATE)
 
 VERBS = {
     "promote": ("Promote", "Production will point at this version. Facts it holds become applied."),
@@ -86,6 +88,9 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fact_results": results,
         "common_reason": _common_reason([r.fact for r in results]),
         "mlflow_url": mlflow_page_url(version),
+        "mlflow_run_url": mlflow_run_page_url(version),
+        # Whose reason the page's first line gives: a promoted version's reason is the override alert's.
+        "explained_states": EXPLAINED_VERSION_STATES,
         "promotions": version.promotions.select_related("actor", "previous"),
         "probes": version.probes.all()[:10],
         "production": production_version(version.model_line),

@@ -82,7 +82,7 @@ def format_duration(value: timedelta | None) -> str:
 VERSION_STATES: dict[str, tuple[str, str]] = {
     VersionState.CANDIDATE: ("Candidate", "met its gates; promotion is on its way"),
     VersionState.PRODUCTION: ("In production", "the version that serves"),
-    VersionState.SUPERSEDED: ("Superseded", "was or could have been production; production now builds on it"),
+    VersionState.SUPERSEDED: ("Superseded", "an earlier step of production's lineage: production builds on it"),
     VersionState.HELD: ("Held", "missed a gate or an operator held it; never promoted"),
     VersionState.FAILED: ("Failed", "non-finite weights or metrics"),
     VersionState.ROLLED_BACK: ("Off the production line", "production no longer builds on it (a rollback or a revert)"),
