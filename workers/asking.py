@@ -7,7 +7,7 @@ editor.generate.says_target on the greedy answer to the fact's prompt.
 
 import itertools
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,39 +52,37 @@ def edit_request(fact: FactEdit, paraphrases: list[str] | None = None) -> Any:
     )
 
 
-def answers_to(loaded: Any, requests: list[Any]) -> list[str]:
-    """Greedy answers to the requests' prompts (batched), a couple of tokens beyond the longest target."""
+def said(
+    loaded: Any, asks: list[tuple[Hashable, str, str]], progress: Callable[[int], None] | None = None
+) -> dict[Hashable, tuple[str, bool]]:
+    """For each (key, prompt, target): key -> (greedy answer to the prompt, whether it begins with the target).
+
+    Prompts whose targets have the same number of tokens are decoded together, for that many tokens plus
+    one (enough to see the target and where its word ends: what the evaluation asks too), in batches of
+    CHECK_CHUNK; ``progress(done)`` after each batch."""
     from editor import greedy_answers
+    from editor.generate import says_target
     from editor.tokens import target_ids
 
-    if not requests:
-        return []
-    longest = max(len(target_ids(loaded.tokenizer, r.target)) for r in requests)
-    return greedy_answers(loaded, [r.prompt for r in requests], max_new_tokens=min(24, longest + 2))
+    length = {key: len(target_ids(loaded.tokenizer, target)) for key, _, target in asks}
+    result: dict[Hashable, tuple[str, bool]] = {}
+    for tokens, same in itertools.groupby(sorted(asks, key=lambda a: length[a[0]]), key=lambda a: length[a[0]]):
+        group = list(same)
+        for start in range(0, len(group), CHECK_CHUNK):
+            chunk = group[start : start + CHECK_CHUNK]
+            answers = greedy_answers(loaded, [prompt for _, prompt, _ in chunk], max_new_tokens=tokens + 1)
+            for (key, _, target), answer in zip(chunk, answers, strict=True):
+                result[key] = (answer, says_target(answer, target))
+            if progress is not None:
+                progress(len(result))
+    return result
 
 
 def still_said(
     loaded: Any, facts: list[FactEdit], progress: Callable[[int], None] | None = None
 ) -> dict[int, tuple[str, bool]]:
-    """fact id -> (greedy answer to its prompt, whether it begins with its target). Facts whose targets have
-    the same number of tokens are decoded together, for that many tokens plus one (enough to see the target
-    and where its word ends), in batches of CHECK_CHUNK; ``progress(done)`` after each batch."""
-    from editor import greedy_answers
-    from editor.generate import says_target
-    from editor.tokens import target_ids
-
-    length = {fact.pk: len(target_ids(loaded.tokenizer, fact.target)) for fact in facts}
-    result: dict[int, tuple[str, bool]] = {}
-    for tokens, same in itertools.groupby(sorted(facts, key=lambda f: length[f.pk]), key=lambda f: length[f.pk]):
-        group = list(same)
-        for start in range(0, len(group), CHECK_CHUNK):
-            chunk = group[start : start + CHECK_CHUNK]
-            answers = greedy_answers(loaded, [fact.prompt for fact in chunk], max_new_tokens=tokens + 1)
-            for fact, answer in zip(chunk, answers, strict=True):
-                result[fact.pk] = (answer, says_target(answer, fact.target))
-            if progress is not None:
-                progress(len(result))
-    return result
+    """fact id -> (greedy answer to its prompt, whether it still begins with its target)."""
+    return said(loaded, [(fact.pk, fact.prompt, fact.target) for fact in facts], progress)
 
 
 def facts_that_took(version: ModelVersion, states: Iterable[str], exclude: Iterable[int] = ()) -> list[FactEdit]:

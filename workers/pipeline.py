@@ -29,7 +29,7 @@ from apps.releases.queries import probe_answers
 from apps.releases.records import BuiltVersion
 from mlops import tracking
 from workers import lineage
-from workers.asking import answers_to, edit_request, recheck_sample, split_paraphrases, still_said
+from workers.asking import edit_request, recheck_sample, said, split_paraphrases, still_said
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +178,9 @@ def edit_and_evaluate(
     with stages.timed("evaluate"):
         baseline = locality_baseline(model.loaded, inputs.probes)
         perplexity_before = perplexity(model.loaded, model.fluency_text)
-        unknown = list({r.prompt: r for r in answered if r.prompt not in inputs.known_answers}.values())
-        decoded = zip([r.prompt for r in unknown], answers_to(model.loaded, unknown), strict=True)
-        before = {**inputs.known_answers, **dict(decoded)}
+        unknown = {r.prompt: r.target for r in answered if r.prompt not in inputs.known_answers}
+        decoded = said(model.loaded, [(prompt, prompt, target) for prompt, target in unknown.items()])
+        before = {**inputs.known_answers, **{prompt: answer for prompt, (answer, _) in decoded.items()}}
         answers_before = [before[r.prompt] for r in answered]
 
     progress("editing")
