@@ -8,11 +8,14 @@ from collections.abc import Callable
 from functools import wraps
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from apps.accounts.roles import Role, has_role
+from apps.core.errors import TransitionError
 
 View = Callable[..., HttpResponse]
 
@@ -45,12 +48,37 @@ def apply_validation_error(form: forms.Form, error: ValidationError) -> None:
     if not hasattr(error, "error_dict"):
         form.add_error(None, error.messages)
         return
-    for field, messages in error.message_dict.items():
+    for field, reasons in error.message_dict.items():
         if field in form.fields:
             label = form.fields[field].label or field.replace("_", " ").capitalize()
-            form.add_error(field, [_with_subject(label, message) for message in messages])
+            form.add_error(field, [_with_subject(label, reason) for reason in reasons])
         else:
-            form.add_error(None, [_with_subject(field.replace("_", " ").capitalize(), m) for m in messages])
+            form.add_error(None, [_with_subject(field.replace("_", " ").capitalize(), r) for r in reasons])
+
+
+def page_action(
+    request: HttpRequest,
+    run: Callable[[], str],
+    page: Callable[..., HttpResponse],
+    then: Callable[[], str],
+    form: forms.Form | None = None,
+) -> HttpResponse:
+    """One write from a page's form. `run` calls the action and returns what to tell the user; success ->
+    that message and the page at `then()`. An invalid form or a refusal renders `page(status=..., error=...)`
+    again, read afresh: 400 with the field errors (on `form`) or the reason, 409 with the workflow's reason."""
+    if form is not None and not form.is_valid():
+        return page(status=400)
+    try:
+        done = run()
+    except TransitionError as error:
+        return page(status=409, error=error.reason)
+    except ValidationError as error:
+        if form is None:
+            return page(status=400, error=" ".join(error.messages))
+        apply_validation_error(form, error)
+        return page(status=400)
+    messages.success(request, done)
+    return redirect(then())
 
 
 def _with_subject(label: str, message: str) -> str:

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.roles import Role, has_role
-from apps.accounts.ui import any_role_required, apply_validation_error, role_required
+from apps.accounts.ui import any_role_required, apply_validation_error, page_action, role_required
 from apps.audit.models import AuditEvent
 from apps.core.errors import TransitionError
 from apps.facts import actions, outcomes, permissions
@@ -254,21 +254,18 @@ def _run_fact_action(
     success -> `then()` (default: back to the fact page) with that message; an invalid form or a
     refusal -> the page again with the field errors (400) or the reason (409)."""
     forms = {"review_form": review_form, "withdraw_form": withdraw_form}
-    form = review_form or withdraw_form
-    if form is not None and not form.is_valid():
-        return _fact_page(request, fact, status=400, **forms)
-    try:
-        done = run()
-    except TransitionError as error:
+
+    def page(**shown: object) -> HttpResponse:
         fact.refresh_from_db()
-        return _fact_page(request, fact, status=409, error=error.reason, **forms)
-    except ValidationError as error:
-        if form is None:
-            return _fact_page(request, fact, status=400, error=" ".join(error.messages), **forms)
-        apply_validation_error(form, error)
-        return _fact_page(request, fact, status=400, **forms)
-    messages.success(request, done)
-    return redirect(then() if then else reverse("fact_detail", args=[fact.pk]))
+        return _fact_page(request, fact, **forms, **shown)
+
+    return page_action(
+        request,
+        run,
+        page=page,
+        then=then or (lambda: reverse("fact_detail", args=[fact.pk])),
+        form=review_form or withdraw_form,
+    )
 
 
 @role_required(Role.CURATOR)

@@ -12,11 +12,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.roles import Role
-from apps.accounts.ui import any_role_required, apply_validation_error, role_required
-from apps.core.errors import TransitionError
+from apps.accounts.ui import any_role_required, apply_validation_error, page_action, role_required
 from apps.facts import actions, permissions
 from apps.facts.changesets.files import format_for
 from apps.facts.changesets.serializers import summary_data
@@ -112,20 +112,13 @@ def change_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _run(request: HttpRequest, change_set: ChangeSet, run: Callable[[], str], **forms) -> HttpResponse:
     """Run one action for the set's page: success -> back to the page with what `run` says."""
-    form = next((f for f in forms.values() if f is not None), None)
-    if form is not None and not form.is_valid():
-        return _page(request, change_set, status=400, **forms)
-    try:
-        done = run()
-    except TransitionError as error:
-        return _page(request, _get(change_set.pk), status=409, error=error.reason, **forms)
-    except ValidationError as error:
-        if form is None:
-            return _page(request, change_set, status=400, error=" ".join(error.messages), **forms)
-        apply_validation_error(form, error)
-        return _page(request, change_set, status=400, **forms)
-    messages.success(request, done)
-    return redirect("change_set_detail", pk=change_set.pk)
+    return page_action(
+        request,
+        run,
+        page=lambda **shown: _page(request, _get(change_set.pk), **forms, **shown),
+        then=lambda: reverse("change_set_detail", args=[change_set.pk]),
+        form=next((f for f in forms.values() if f is not None), None),
+    )
 
 
 @role_required(Role.REVIEWER)
