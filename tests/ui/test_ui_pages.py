@@ -111,7 +111,9 @@ def test_missing_and_invalid_fields_come_back_on_the_form_naming_the_field(clien
 def test_the_submission_form_shows_conflicts_before_anything_is_saved(client_for, curator, make_fact, model_line):
     existing = make_fact("What is the capital of Australia?", "Sydney")
     client = client_for(curator)
-    data = {**FACT_FORM, "model_line": model_line.pk, "prompt": "what is the capital of australia", "intent": "submit"}
+    # The subject is a span of the prompt as typed (the editor keys on it).
+    prompt = {"prompt": "what is the capital of australia", "subject": "australia"}
+    data = {**FACT_FORM, "model_line": model_line.pk, **prompt, "intent": "submit"}
 
     first = client.post(reverse("fact_create"), data)
     assert first.status_code == 200
