@@ -52,6 +52,20 @@ def edit_request(fact: FactEdit, paraphrases: list[str] | None = None) -> Any:
     )
 
 
+def locality_probes(line: ModelLine, requests: list[Any]) -> list[Any]:
+    """The line's own locality probes, Amend's fixed general-knowledge set (so damage to what the model knows
+    shows in every version whatever probes the line was given), then the requests' own, each once."""
+    from editor import LocalityProbe
+    from editor.general import general_knowledge_probes
+
+    own = [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
+    probes = {(p.prompt, p.answer): p for p in [*own, *general_knowledge_probes()]}
+    for request in requests:
+        for probe in request.locality:
+            probes.setdefault((probe.prompt, probe.answer), probe)
+    return list(probes.values())
+
+
 def said(
     loaded: Any, asks: list[tuple[Hashable, str, str]], progress: Callable[[int], None] | None = None
 ) -> dict[Hashable, tuple[str, bool]]:

@@ -29,7 +29,7 @@ from apps.releases.queries import probe_answers
 from apps.releases.records import BuiltVersion
 from mlops import tracking
 from workers import lineage
-from workers.asking import edit_request, recheck_sample, said, split_paraphrases, still_said
+from workers.asking import edit_request, locality_probes, recheck_sample, said, split_paraphrases, still_said
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,6 @@ class Stages:
                 stages.seconds[stage] += time.perf_counter() - self.started
 
         return _Timer()
-
-
-def _line_probes(line: ModelLine) -> list[Any]:
-    """The line's own locality probes, then Amend's fixed general-knowledge set, so that damage to
-    what the model knows shows in every version whatever probes the line was given."""
-    from editor import LocalityProbe
-    from editor.general import general_knowledge_probes
-
-    own = [LocalityProbe(prompt=p["prompt"], answer=p.get("answer")) for p in line.locality_probes or []]
-    return own + general_knowledge_probes()
 
 
 def ensure_base(line: ModelLine, model: lineage.LineModel) -> ModelVersion:
@@ -135,13 +125,7 @@ def gather(
     facts = FactEdit.objects.in_bulk(fact_ids)
     wordings = {pk: split_paraphrases(list(facts[pk].paraphrases or []), as_rows=paraphrase_rows) for pk in fact_ids}
     requests = [edit_request(facts[pk], wordings[pk].edited) for pk in fact_ids]
-    probes = _line_probes(line)
-    seen = {(p.prompt, p.answer) for p in probes}
-    for request in requests:
-        for probe in request.locality:
-            if (probe.prompt, probe.answer) not in seen:
-                seen.add((probe.prompt, probe.answer))
-                probes.append(probe)
+    probes = locality_probes(line, requests)
     return BuildInputs(
         fact_ids=fact_ids,
         requests=requests,
