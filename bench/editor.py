@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="the lineage's repair loop: after each turn ask N seeded earlier edits; those not said are re-applied "
-        "in the next turn's batch (0 = off; not for the published code)",
+        help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits; those not said are re-applied "
+        "in the next turn's batch (0 = off)",
     )
     p.add_argument(
         "--parallel",
@@ -279,7 +279,7 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         if turn < len(turns) and turn % curve_every == 0:
             said = says_now(loaded, [r for t in turns[:turn] for r in t])
             curve.append({"after_turn": turn, "said": turn_shares(said, turns)})
-        if turn < len(turns) and args.repair and method != "published":
+        if turn < len(turns) and args.repair and method == "amend":
             per_turn[-1]["repair"] = repair_check(loaded, side, turn, args.repair, args.seed)
 
     if method == "published":
