@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits; those not said are re-applied "
-        "in the next turn's batch (0 = off)",
+        help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits; those not said "
+        "are re-applied in the next turn's batch (0 = off)",
     )
     p.add_argument(
         "--parallel",

@@ -71,14 +71,14 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
         assert r["metrics"][GENERATION_RETENTION] == r["retention_curve"][-1]["said"][0]
         assert [point["after_turn"] for point in r["retention_curve"]] == [1, 2]
         assert len(r["retention_curve"][0]["said"]) == 1 and len(r["retention_curve"][1]["said"]) == 2
+        assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
+        assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
+        assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
     # amend's repair loop asked both earlier edits after turn 1; those not said were edited again in turn 2.
     amend = results[1]
     assert amend["per_turn"][0]["repair"]["asked"] == 2
     assert amend["per_turn"][1]["repaired"] == amend["per_turn"][0]["repair"]["regressed"]
     assert "repair" not in results[0]["per_turn"][0]  # the faithful rule runs as published
-        assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
-        assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
-        assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
 
 
 @pytest.mark.parametrize(
