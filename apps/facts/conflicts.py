@@ -1,37 +1,22 @@
 """Conflicts and duplicates: two facts on one line that answer the same prompt.
 
-Prompts are compared by a normal form (NFC, case folded, whitespace collapsed, trailing
-punctuation removed), so "Who wrote Hamlet?" and "who  wrote hamlet" are the same
-question. Targets are compared by a gentler form (NFC, case folded, whitespace collapsed).
+Prompts and targets are compared by their keys (apps.core.keys: NFKC, case folded, whitespace collapsed,
+the Unicode TR39 confusables skeleton; a prompt also loses trailing punctuation), so "Who wrote Hamlet?",
+"who  wrote hamlet" and "Who wrote H\u0430mlet" (a Cyrillic a) are the same question. Same prompt key and same
+target key is a duplicate, which the database refuses too (FactEdit's `fact_once_per_line` constraint);
+another target is a conflict, for reviewers to resolve.
 """
-
-import re
-import unicodedata
 
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce
 
+from apps.core.keys import prompt_key as normalize_prompt
+from apps.core.keys import target_key as normalize_target
 from apps.facts.models import FactEdit
 from apps.facts.states import DUPLICATE_STATES, LIVE_STATES
 from apps.modellines.models import ModelLine
 
-_SPACES = re.compile(r"\s+")
-
-
-def _collapse(text: str) -> str:
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
-
-
-def normalize_prompt(text: str) -> str:
-    """The conflict key of a prompt."""
-    key = _collapse(text)
-    while key and (unicodedata.category(key[-1]).startswith("P") or key[-1].isspace()):
-        key = key[:-1]
-    return key
-
-
-def normalize_target(text: str) -> str:
-    return _collapse(text)
+__all__ = ["normalize_prompt", "normalize_target"]
 
 
 def _same_prompt(model_line: ModelLine | int, prompt: str, exclude: FactEdit | int | None) -> QuerySet[FactEdit]:

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import MD5
 
 from apps.modellines.models import ModelLine
 
@@ -23,13 +24,32 @@ class FactState(models.TextChoices):
     REVERTED = "reverted"
 
 
+# An identical fact (same prompt key and target key, apps.core.keys) in one of these states makes a new one a
+# duplicate; the database refuses a second one (`fact_once_per_line`), so concurrent submissions cannot store
+# two. Rolled back counts: it may come back into the model (roll forward, retry) beside a newer copy otherwise.
+DUPLICATE_STATES: frozenset[str] = frozenset(
+    {
+        FactState.DRAFT,
+        FactState.SUBMITTED,
+        FactState.CHANGES_REQUESTED,
+        FactState.APPROVED,
+        FactState.QUEUED,
+        FactState.APPLIED,
+        FactState.REGRESSED,
+        FactState.HELD,
+        FactState.ROLLED_BACK,
+    }
+)
+FACT_ONCE_PER_LINE = "fact_once_per_line"
+
+
 class FactEdit(models.Model):
     model_line = models.ForeignKey(ModelLine, on_delete=models.PROTECT, related_name="facts")
     prompt = models.TextField()
     target = models.TextField()
-    # The conflict key: NFC, case-folded, whitespace collapsed, trailing punctuation removed.
+    # The conflict key (apps.core.keys.prompt_key: NFKC, case folded, TR39 skeleton, no trailing punctuation).
     normalized_prompt = models.TextField(db_index=True)
-    # NFC, case-folded, whitespace collapsed: same prompt key + same target key = duplicate, else conflict.
+    # apps.core.keys.target_key: same prompt key + same target key = duplicate, else conflict.
     normalized_target = models.TextField(blank=True)
     paraphrases = models.JSONField(default=list, blank=True)
     # [{"prompt": str, "answer": str | null}, ...]
@@ -75,6 +95,15 @@ class FactEdit(models.Model):
             # Importing the same row twice creates nothing new, even from two imports at once.
             models.UniqueConstraint(
                 fields=["model_line", "import_key"], condition=~models.Q(import_key=""), name="fact_import_key_once"
+            ),
+            # The duplicate rule (DUPLICATE_STATES) as a unique index. On the keys' hashes: a long prompt in a
+            # script of 3-byte characters would not fit a btree entry as text.
+            models.UniqueConstraint(
+                "model_line",
+                MD5("normalized_prompt"),
+                MD5("normalized_target"),
+                condition=models.Q(state__in=sorted(DUPLICATE_STATES)),
+                name=FACT_ONCE_PER_LINE,
             ),
         ]
 

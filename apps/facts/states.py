@@ -1,6 +1,7 @@
 """The fact state machine: which transitions exist, which states count as live on a model line, and
 the words every page shows for the states of facts and change sets."""
 
+from apps.facts.models import DUPLICATE_STATES as DUPLICATE_STATES  # with the model: its constraint is made of it
 from apps.facts.models import ChangeSetState, FactState, ImportChannel
 
 S = FactState
@@ -31,10 +32,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 # A fact in one of these states is what the model line says (or will say): conflicts are checked against them.
 LIVE_STATES: frozenset[str] = frozenset({S.SUBMITTED, S.APPROVED, S.QUEUED, S.APPLIED, S.REGRESSED})
-# An identical fact in one of these states makes a new one a duplicate.
-DUPLICATE_STATES: frozenset[str] = frozenset(
-    {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.QUEUED, S.APPLIED, S.REGRESSED, S.HELD}
-)
 # The curator may still change the content.
 EDITABLE_STATES: frozenset[str] = frozenset({S.DRAFT, S.CHANGES_REQUESTED})
 # Not yet approved: the fact may still be declared to replace another with the same prompt.

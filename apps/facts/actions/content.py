@@ -1,12 +1,13 @@
 """A curator's writes: create, edit, submit, withdraw a fact, and mark it as superseding another."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.roles import Role, require_role
@@ -22,7 +23,7 @@ from apps.facts.conflicts import (
     normalize_target,
 )
 from apps.facts.errors import DuplicateFactError
-from apps.facts.models import FactEdit, FactState
+from apps.facts.models import FACT_ONCE_PER_LINE, FactEdit, FactState
 from apps.facts.states import EDITABLE_STATES, SUPERSEDABLE_STATES, can_transition, transition_refusal
 from apps.facts.validation import MAX_RATIONALE, check_wordings, clean_fact_fields, clean_text
 from apps.modellines.editing import target_refusal
@@ -47,6 +48,21 @@ def _refuse_duplicate(duplicate: FactEdit | None) -> None:
         raise DuplicateFactError(
             f"fact #{duplicate.pk} on this model line already has this prompt and target ({duplicate.state})"
         )
+
+
+@contextmanager
+def _refused_if_identical() -> Iterator[None]:
+    """The database's side of the duplicate rule: an identical fact committed between the check and this write
+    (a concurrent submission) makes the write fail on `fact_once_per_line`; it is refused like any duplicate.
+    The transaction is spoilt by then, so the refusal cannot name the other fact."""
+    try:
+        yield
+    except IntegrityError as error:
+        if FACT_ONCE_PER_LINE not in str(error):
+            raise
+        raise DuplicateFactError(
+            "a fact on this model line already has this prompt and target (submitted at the same moment)"
+        ) from error
 
 
 def _resolve_supersedes(model_line_id: int, prompt: str, supersedes: FactEdit | int | None) -> FactEdit | None:
@@ -95,17 +111,18 @@ def insert_fact(
     duplicate, conflicts = duplicate_and_conflicts(model_line.pk, cleaned["prompt"], cleaned["target"])
     _refuse_duplicate(duplicate)
     other = _resolve_supersedes(model_line.pk, cleaned["prompt"], supersedes)
-    fact = FactEdit.objects.create(
-        model_line=model_line,
-        submitter=actor,
-        normalized_prompt=normalize_prompt(cleaned["prompt"]),
-        normalized_target=normalize_target(cleaned["target"]),
-        supersedes=other,
-        state=FactState.SUBMITTED if submit else FactState.DRAFT,
-        submitted_at=timezone.now() if submit else None,
-        import_key=import_key,
-        **cleaned,
-    )
+    with _refused_if_identical():
+        fact = FactEdit.objects.create(
+            model_line=model_line,
+            submitter=actor,
+            normalized_prompt=normalize_prompt(cleaned["prompt"]),
+            normalized_target=normalize_target(cleaned["target"]),
+            supersedes=other,
+            state=FactState.SUBMITTED if submit else FactState.DRAFT,
+            submitted_at=timezone.now() if submit else None,
+            import_key=import_key,
+            **cleaned,
+        )
     # One event for create(+submit): the submission hot path writes a single chain link. A draft
     # collides with nothing yet, so its event names no conflict.
     record_event(
@@ -200,7 +217,8 @@ def _update_fact(actor: User, fact: FactEdit, **fields: Any) -> FactEdit:
     current.normalized_prompt = normalize_prompt(current.prompt)
     current.normalized_target = normalize_target(current.target)
     current.revision += 1
-    current.save()
+    with _refused_if_identical():
+        current.save()
     record_event(
         actor,
         "fact.updated",
