@@ -68,8 +68,7 @@ def main() -> int:
     django.setup()
     from django.conf import settings
 
-    for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed", settings.VAR_DIR / "mlflow"):
-        folder.mkdir(parents=True, exist_ok=True)
+    (settings.VAR_DIR / "mlflow").mkdir(parents=True, exist_ok=True)  # the broker's folders: amend/settings.py
     # The children (web, worker, beat, the manage.py steps) read it when their settings load.
     local_env(settings.LOCAL_ENV_FILE, settings.VAR_DIR / "audit-keys")
     with_worker = os.environ.get("AMEND_NO_WORKER") != "1"

@@ -115,7 +115,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web app write to the same file: wait for the lock instead of failing.
     # IMMEDIATE: a writer takes the lock at BEGIN, so read-then-write (the audit chain's tail) is safe.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
+    # WAL: readers (pages, the test process) never wait for the writer, nor it for them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL"
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -201,8 +204,23 @@ CACHES = {
 
 # Celery: Redis or RabbitMQ in production; a filesystem broker and a SQLite result store
 # under var/ when nothing is configured, so `make run` needs no server.
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(os.environ.get("AMEND_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+
+
+def filesystem_broker_options(folder: Path) -> dict[str, object]:
+    """kombu's filesystem transport in `folder` (its sub-folders made here: the transport does not)."""
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
 # A batch whose worker died is redone within AMEND_VISIBILITY_TIMEOUT + AMEND_REDELIVERY_SCAN_SECONDS (default
 # 5.5 min). A batch running longer is handed out again meanwhile: that copy finds the lineage held by the running
 # worker and waits its turn without counting a delivery (workers/gpu.py), so long batches are safe (README).
@@ -210,13 +228,7 @@ AMEND_VISIBILITY_TIMEOUT = int(os.environ.get("AMEND_VISIBILITY_TIMEOUT", "300")
 # How soon such a copy looks again (keep it well below the visibility timeout).
 AMEND_BUSY_LINEAGE_RECHECK_SECONDS = float(os.environ.get("AMEND_BUSY_LINEAGE_RECHECK_SECONDS", "30"))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+    filesystem_broker_options(BROKER_DIR)
     if CELERY_BROKER_URL.startswith("filesystem")
     else {
         # Redis hands a message whose worker died (acks late) to another worker once it has been out for
