@@ -1,7 +1,8 @@
 """The REST API, mounted at /api/ by amend/urls.py. Other parts register their viewsets on `router`."""
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import MeView, MyTokenDetailView, MyTokensView, MyTokenView, SignInTokenView
@@ -11,6 +12,7 @@ from apps.facts.changesets.api import ChangeSetViewSet
 from apps.modellines.api import ModelLineViewSet
 from apps.releases.api_urls import router as releases_router
 
+_swagger_styles = csp_update({"style-src": ["'unsafe-inline'"]})
 router = DefaultRouter()
 router.register("facts", FactViewSet, basename="fact")
 router.register("reviews", ReviewViewSet, basename="review")
@@ -23,7 +25,9 @@ for prefix, viewset, basename in releases_router.registry:
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file (the Content-Security-Policy allows no inline
+    # script); Swagger UI writes <style> elements, allowed on this page alone.
+    path("docs/", _swagger_styles(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
     path("auth/token/", SignInTokenView.as_view(), name="api-sign-in-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/token/", MyTokenView.as_view(), name="api-my-token"),

@@ -426,3 +426,13 @@ MIDDLEWARE.insert(
 # A GPU task that loses its database connection mid-batch (a restart, a failover) is sent again with the backoff
 # above, at most this many times; the batch stays pending meanwhile (workers/gpu.py).
 AMEND_DB_MAX_RETRIES = int(os.environ.get("AMEND_DB_MAX_RETRIES", "10"))
+# Content-Security-Policy on every response (django-csp): scripts, styles, images and connections from this site
+# only, no inline script, no framing, forms post here only. Inline style attributes stay allowed (CSP3's
+# style-src-attr: a few templates and Swagger UI set them); a <style> element or an inline script is refused.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+_SELF = ["'self'"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {"default-src": _SELF, "script-src": _SELF, "style-src": _SELF, "style-src-attr": ["'unsafe-inline'"],
+                   "img-src": [*_SELF, "data:"], "object-src": ["'none'"], "base-uri": _SELF, "form-action": _SELF,
+                   "frame-ancestors": ["'none'"]}
+}
