@@ -42,7 +42,7 @@ def test_facts_that_fade_are_regressed_re_applied_or_held_and_a_full_check_repor
     workers.start("w1")
     approve_edits(line, 0, 6)
     actions.release_now(operator, line)
-    wait("v1 in production", in_production(line, 1), timeout=300)
+    wait("v1 in production", in_production(line, 1), timeout=600)  # the worker loads the model first
     took = [fact for fact in FactEdit.objects.filter(model_line=line).order_by("pk") if fact.results.get("took")]
     assert len(took) >= 3, f"the editor made only {len(took)} of 6 facts take; this test needs 3"
     again, held, withdrawn = took[:3]
