@@ -175,7 +175,8 @@ def test_curator_sees_that_an_edit_did_not_take_and_retries_a_held_fact(
     sign_in(page, live_server, "cora")
     page.goto(f"{live_server.url}/facts/{releases.did_not_take.pk}/")
     expect(page.locator("h1 .badge")).to_have_text("Did not take")
-    expect(page.get_by_role("status").filter(has_text="Its edit did not take")).to_contain_text("efficacy 0.0%")
+    did_not_take = page.get_by_role("status").filter(has_text="Its edit did not take")
+    expect(did_not_take).to_contain_text("not “Rome” (its paraphrases say it 50.0%).")
     screenshot(page, "fact-did-not-take")
 
     page.goto(f"{live_server.url}/facts/{releases.held.pk}/")
