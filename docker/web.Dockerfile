@@ -6,12 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 
 COPY requirements.txt .
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
- && pip install -r requirements.txt
+# PyICU (the look-alike keys, apps/core/keys.py) builds against the system's ICU: the compiler and headers are
+# removed again, the ICU library stays.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libicu72 libicu-dev pkg-config g++ \
+ && pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install -r requirements.txt \
+ && apt-get purge -y libicu-dev pkg-config g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 
 COPY manage.py ./
 COPY amend ./amend
 COPY apps ./apps
+COPY editor ./editor
+COPY mlops ./mlops
 COPY workers ./workers
 COPY migrations ./migrations
 COPY templates ./templates

@@ -4,11 +4,13 @@ FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DEBIAN_FRONTEND=noninteractive
+# python3.11-dev, libicu-dev, pkg-config and g++: PyICU (the look-alike keys, apps/core/keys.py) builds here.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends software-properties-common \
  && add-apt-repository -y ppa:deadsnakes/ppa \
  && apt-get update \
  && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    python3.11-dev libicu-dev pkg-config g++ \
  && rm -rf /var/lib/apt/lists/*
 RUN python3.11 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -24,6 +26,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.13.0
 COPY manage.py ./
 COPY amend ./amend
 COPY apps ./apps
+COPY editor ./editor
+COPY mlops ./mlops
 COPY workers ./workers
 COPY migrations ./migrations
 COPY templates ./templates
