@@ -32,10 +32,13 @@ class Wordings:
 
 
 def split_paraphrases(paraphrases: list[str], *, as_rows: bool) -> Wordings:
-    """With paraphrases as edit rows, all but the last are edited and the last is always kept to judge the
-    edit (a fact with one paraphrase keeps it to judge); without, every paraphrase judges."""
+    """With paraphrases as edit rows, all but the last are edited and the last judges the edit; a fact with a
+    single paraphrase has it edited and nothing of its own to judge (its report says so). Without, every
+    paraphrase judges."""
     if not as_rows:
         return Wordings(edited=[], judged=list(paraphrases))
+    if len(paraphrases) == 1:
+        return Wordings(edited=list(paraphrases), judged=[])
     return Wordings(edited=list(paraphrases[:-1]), judged=list(paraphrases[-1:]))
 
 

@@ -22,6 +22,7 @@ pytestmark = [*BROWSER, pytest.mark.pipeline, pytest.mark.slow]
 
 FRANCE = "The capital of France is"
 PARAPHRASE = "France's capital city is"
+UNSEEN = "The French capital is"
 GERMANY = "The capital of Germany is"
 # The worker loads the model and records its base before the first answer: generous on a busy 2-core machine.
 MODEL_TIMEOUT_MS = 150_000
@@ -112,6 +113,9 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
     assert normalised(france).startswith("lyon"), f"{v1.label} answers {france!r} to {FRANCE!r}"
     paraphrase = ask(page, live_server, v1, PARAPHRASE)
     assert normalised(paraphrase).startswith("lyon"), f"{v1.label} answers {paraphrase!r} to {PARAPHRASE!r}"
+    if fact.results.get("paraphrases_edited"):  # the paraphrase was an edit row: a wording the edit never saw
+        unseen = ask(page, live_server, v1, UNSEEN)
+        assert normalised(unseen).startswith("lyon"), f"{v1.label} answers {unseen!r} to {UNSEEN!r}"
     germany = ask(page, live_server, v1, GERMANY)
     assert normalised(germany).startswith("berlin"), f"{v1.label} answers {germany!r} to {GERMANY!r}"
     assert (
