@@ -65,15 +65,23 @@ class StorageFullError(TrackingRefusedError):
     space left: trying again at once fails the same way, so it is not retried."""
 
 
+# What a server or proxy in front of the artifact store says when its disk is full: HTTP 507, or the OS's words.
+_STORAGE_WORDS = ("No space left on device", "Disk quota exceeded", "Insufficient Storage")
+_STATUS_507 = re.compile(r"\b507\b.{0,40}(Server Error|Insufficient)|error code 507\b", re.IGNORECASE)
+
+
 def storage_full(exc: BaseException) -> bool:
     """Whether `exc`, or an error it was raised from, says a disk or quota is full (locally: ENOSPC or
-    EDQUOT; from a tracking server: the same words in its error page)."""
+    EDQUOT; from a tracking server or a proxy: HTTP 507, or the same words in its error page)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+        if getattr(getattr(exc, "response", None), "status_code", None) == 507:
+            return True
+        text = str(exc)
+        if any(words in text for words in _STORAGE_WORDS) or _STATUS_507.search(text):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -165,9 +173,16 @@ def _ensure_registered_model(mlflow: Any, name: str, line: TrackedLine) -> None:
 
 
 def _discard_run(mlflow: Any, model_name: str, run_id: str) -> None:
-    """Delete a run and the registered versions made from it."""
+    """Delete a run, its artifacts and the registered versions made from it.
+
+    MLflow's delete_run only marks the run deleted (its record goes with `mlflow gc`); its artifacts are removed
+    here at once, so a half-written run frees the disk it took (the full disk's own runs above all)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
     for mv in mlflow.search_model_versions(f"run_id = '{run_id}'"):
         mlflow.delete_model_version(model_name, mv.version)
+    with contextlib.suppress(Exception):  # a store that cannot delete artifacts still gets the run deleted
+        get_artifact_repository(mlflow.get_run(run_id).info.artifact_uri).delete_artifacts()
     mlflow.delete_run(run_id)
 
 

@@ -28,7 +28,7 @@ from apps.releases.progress import report_stage
 from apps.releases.queries import probe_answers
 from apps.releases.records import BuiltVersion
 from mlops import tracking
-from workers import lineage
+from workers import lineage, staged
 from workers.asking import edit_request, locality_probes, recheck_sample, said, split_paraphrases, still_said
 
 log = logging.getLogger(__name__)
@@ -301,11 +301,17 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         staging = lineage.cache_dir() / "staging" / f"batch-{batch.pk}"
         number = actions.next_version_number(line)
         built_from = timezone.now()
+        reused = False  # the edit of an earlier delivery: the loaded weights are not the new version's then
         if segments:
             inputs = gather(
                 line, batch, start, segments, paraphrase_rows=getattr(model.config, "paraphrase_rows", False)
             )
-            outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: report_stage(batch.pk, s))
+            edited = {"batch": batch.pk, "start": start.pk, "fact_ids": inputs.fact_ids}
+            outcome = staged.reuse(staging, edited, Outcome)
+            reused = outcome is not None
+            if outcome is None:
+                outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: report_stage(batch.pk, s))
+                staged.keep(staging, edited, outcome)
             fact_ids = inputs.fact_ids
         else:
             outcome, fact_ids = _empty_replay(model, start, staging, stages), []
@@ -360,7 +366,8 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             rechecked=outcome.rechecked,
         )
         version = actions.record_version(batch, built, tracked)
-        if version.content_hash == built.content_hash:
+        staged.forget(staging)
+        if version.content_hash == built.content_hash and not reused:
             lineage.remember(model, version)
         return version
 

@@ -23,3 +23,12 @@ def active_runs(store, line) -> list:
     client = store.client()
     experiment = client.get_experiment_by_name(f"amend/{line.name}")
     return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def deleted_runs(store, line) -> list:
+    """The line's MLflow runs marked deleted (discarded tries)."""
+    from mlflow.entities import ViewType
+
+    client = store.client()
+    experiment = client.get_experiment_by_name(f"amend/{line.name}")
+    return client.search_runs([experiment.experiment_id], run_view_type=ViewType.DELETED_ONLY) if experiment else []

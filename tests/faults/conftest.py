@@ -6,6 +6,7 @@ A private redis-server (a real process on a free port) is the broker here, so st
 other test or engineer sharing the machine's Redis; the test process and its workers both use it.
 """
 
+import contextlib
 import errno
 import http.server
 import socket
@@ -163,32 +164,47 @@ def hanging_mlflow() -> Iterator[FakeMlflow]:
         server.close()
 
 
-@pytest.fixture
-def refusing_mlflow() -> Iterator[FakeMlflow]:
+@contextlib.contextmanager
+def _answering_mlflow(status: int, body: bytes) -> Iterator[FakeMlflow]:
+    """A local MLflow address that answers every request with `status` and `body`."""
     seen: list[str] = []
 
-    class Refuse(http.server.BaseHTTPRequestHandler):
+    class Answer(http.server.BaseHTTPRequestHandler):
         def answer(self) -> None:
             seen.append(f"{self.command} {self.path}")
-            body = b'{"error_code": "PERMISSION_DENIED", "message": "this client may not write experiments"}'
-            self.send_response(403)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = answer  # noqa: N815 - the names http.server calls
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer  # noqa: N815 - the names http.server calls
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield FakeMlflow(f"http://127.0.0.1:{server.server_address[1]}", seen)
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def refusing_mlflow() -> Iterator[FakeMlflow]:
+    """403 PERMISSION_DENIED to everything, as a server behind an access proxy would."""
+    body = b'{"error_code": "PERMISSION_DENIED", "message": "this client may not write experiments"}'
+    with _answering_mlflow(403, body) as fake:
+        yield fake
+
+
+@pytest.fixture
+def storage_full_mlflow() -> Iterator[FakeMlflow]:
+    """507 Insufficient Storage to everything, as a server or proxy whose artifact disk is full answers."""
+    with _answering_mlflow(507, b'{"error_code": "INTERNAL_ERROR", "message": "Insufficient Storage"}') as fake:
+        yield fake
 
 
 @dataclass

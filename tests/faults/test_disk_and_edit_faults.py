@@ -4,6 +4,9 @@ Neither is the fault of the facts waiting in the batch: they go back to the queu
 Only a fact whose own edit breaks the weights is held, with the reason, for a person to look at.
 """
 
+from pathlib import Path
+from urllib.parse import urlparse
+
 import pytest
 
 from apps.audit.models import AuditEvent
@@ -13,7 +16,7 @@ from apps.facts.models import FactEdit, FactState
 from apps.modellines.actions import update_model_line
 from apps.releases import actions
 from apps.releases.models import Batch, BatchState, ModelVersion, VersionState
-from tests.faults.batches import active_runs, released, states
+from tests.faults.batches import active_runs, deleted_runs, released, states
 from tests.fixtures.pipeline import purge_queues
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
@@ -41,6 +44,9 @@ def test_the_artifact_disk_full_while_recording_sends_the_facts_back_and_says_wh
     assert [run.data.tags["amend.version"] for run in active_runs(mlflow_store, pipeline_line)] == ["0"], (
         "nothing half recorded"
     )
+    for run in deleted_runs(mlflow_store, pipeline_line):
+        left = Path(urlparse(run.info.artifact_uri).path)
+        assert not left.exists() or not any(left.rglob("*.*")), "a discarded run's artifacts free the disk"
 
     # The operator frees the disk; the same facts go out in the next batch and are applied.
     small_artifact_disk.free()

@@ -50,6 +50,19 @@ def test_mlflow_refusing_with_a_4xx_is_not_retried_as_unreachable(
     assert states(fact_ids) == {FactState.APPROVED}
 
 
+def test_mlflow_answering_507_insufficient_storage_fails_the_batch_at_once_saying_so(
+    workers, wait, storage_full_mlflow, pipeline_line, approve_edits, operator
+):
+    batch, fact_ids = released(pipeline_line, approve_edits, operator)
+    workers.start("w1", MLFLOW_TRACKING_URI=storage_full_mlflow.url, **IMPATIENT)
+
+    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=180)
+    batch.refresh_from_db()
+    assert "out of disk space" in batch.failure_reason and "Insufficient Storage" in batch.failure_reason
+    assert batch.retries == 0 and len(storage_full_mlflow.requests) == 1, "not retried as an outage"
+    assert states(fact_ids) == {FactState.APPROVED}, "back in the queue"
+
+
 def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_batch(
     workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
 ):
@@ -79,4 +92,7 @@ def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_
     assert sorted(run.data.tags["amend.version"] for run in runs) == ["0", "1"], "one run per version"
     assert {run.info.status for run in runs} == {"FINISHED"}
     assert "database connection lost" in workers.started[0].output()
+    # Only the recording failed: the retries recorded the edit the first delivery computed, never edited again.
+    assert "reusing the edit staged by an earlier delivery" in workers.started[0].output()
+    assert ModelVersion.objects.get(batch=batch).stage_seconds["edit"] == 0
     wait("the facts decided", lambda: states(fact_ids) <= {FactState.APPLIED, FactState.HELD}, timeout=30)
