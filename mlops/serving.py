@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ def _prompts(model_input: Any) -> list[str]:
     return [str(p) for p in list(model_input)]
 
 
+# MLflow suggests type hints on predict when the class is defined; they are left out on purpose (see predict).
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
+
+
 class AmendVersion(mlflow.pyfunc.PythonModel):
     """predict(list of prompts) -> their greedy answers (params: max_new_tokens, default 16).
 
@@ -90,9 +95,9 @@ class AmendVersion(mlflow.pyfunc.PythonModel):
         self.loaded = materialise(manifest, base_model=config.get("base_model"), device=config.get("device", "cpu"))
         self.content_hash = manifest["content_hash"]
 
-    # model_input is typed Any on purpose: a type hint would have MLflow infer a signature by loading the
-    # version and predicting while it is saved; the signature is stated in save_version_model instead.
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> list[str]:
+    # model_input has no type hint on purpose: MLflow would infer a signature from one (loading the version and
+    # predicting while it is saved, or warning); the signature is stated in save_version_model instead.
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> list[str]:
         from editor import greedy_answers
 
         tokens = int((params or {}).get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))

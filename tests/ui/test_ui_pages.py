@@ -386,11 +386,13 @@ def test_an_applied_fact_shows_its_results_and_offers_operators_a_revert(
 ):
     review_fact(reviewer, submitted_fact, "approve", "ok")
     transition_facts(None, [submitted_fact], FactState.QUEUED)
-    results = {"efficacy": 1.0, "generalization": 0.5, "answer_before": "Lyon", "answer_after": "Paris", "version": 3}
+    results = {"took": True, "paraphrases_took": 0.5, "efficacy": 1.0, "answer_before": "Lyon", "answer_after": "Paris",
+               "version": 3}  # fmt: skip
     transition_facts(None, [submitted_fact], FactState.APPLIED, results={submitted_fact.pk: results})
     as_operator = text(client_for(operator).get(reverse("fact_detail", args=[submitted_fact.pk])))
     section = as_operator[as_operator.index("Results in the model") :]
-    assert "v3" in section and "100.0%" in section and "50.0%" in section
+    assert "v3" in section and 'Paraphrases that say it</th><td class="num">50.0%' in section
+    assert "Efficacy, token accuracy</th><td class=\"num\">100.0%" in section  # labelled, after what it says
     assert section.index("Lyon") < section.index("Paris")  # the answer before its batch, then after
     assert reverse("release_revert_fact", args=[submitted_fact.pk]) in as_operator
     as_curator = text(client_for(curator).get(reverse("fact_detail", args=[submitted_fact.pk])))
