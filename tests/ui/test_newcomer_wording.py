@@ -85,3 +85,15 @@ def test_mlflow_progress_bars_and_cloudpickle_notes_stay_out_of_the_worker_log()
     )
     other = logging.LogRecord("mlflow.pyfunc", logging.WARNING, __file__, 1, "Ignoring provided params", (), None)
     assert not QuietMlflowNoise().filter(note) and QuietMlflowNoise().filter(other)
+
+
+def test_a_fact_in_production_never_probed_shows_what_its_batch_heard_production_say(
+    client_for, curator, releases, model_line
+):
+    from apps.facts.models import FactEdit
+
+    # did_not_take is in v1 (production) and was never probed: its batch's evaluation says what v1 answers.
+    FactEdit.objects.filter(pk=releases.did_not_take.pk).update(results={**releases.did_not_take.results, "version": 1})
+    page = text(client_for(curator).get(reverse("fact_detail", args=[releases.did_not_take.pk])))
+    answers = page[page.index('id="answers-title"') : page.index("</table>", page.index('id="answers-title"'))]
+    assert """<strong>Paris</strong> <span class="small muted">(its batch's evaluation of v1)</span>""" in answers
