@@ -37,8 +37,11 @@ def _publish(message: OutboxMessage) -> None:
     # must not wait seconds for a dead broker (measured: ~0.5 s with these, 6-20 s without). ignore_result:
     # otherwise Celery subscribes to the task's result in Redis before publishing, retrying for ~20 s when
     # Redis is down (issue 16: release-now took 19.5 s); nothing reads task results.
+    # socket_timeout: a broker that takes the connection and never answers (a half-dead host) must not hold the
+    # request either; only this publishing connection gets it (workers' long polls are not bounded by it).
     with current_app.connection_for_write() as conn:
-        conn.transport_options = {**conn.transport_options, "max_retries": 0}
+        timeout = current_app.conf.broker_connection_timeout
+        conn.transport_options = {**conn.transport_options, "max_retries": 0, "socket_timeout": timeout}
         current_app.send_task(
             message.task,
             args=message.args,

@@ -3,20 +3,22 @@ docker/); it dies, and release-now, a fact's submission and sign-in still answer
 connect timeout), the user is told the task is queued, and once Redis is back everything is delivered.
 """
 
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 from celery import current_app
+from django.db import transaction
 from django.test import Client
 
 from apps.facts.models import FactEdit
+from apps.outbox import tasks
 from apps.outbox.models import OutboxMessage, OutboxState
-from apps.outbox.send import publish_pending
+from apps.outbox.send import enqueue, publish_pending
 from apps.releases.models import Batch, ModelVersion, VersionState
 from tests.conftest import PASSWORD
-
-pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
+from tests.faults.conftest import point_broker_at
 
 
 def _use_result_backend(url: str) -> None:
@@ -49,6 +51,8 @@ def _timed(call) -> tuple[object, float]:
     return response, time.monotonic() - started
 
 
+@pytest.mark.pipeline
+@pytest.mark.slow
 def test_redis_killed_writes_answer_queued_and_everything_is_delivered_once_it_is_back(
     workers, wait, redis_for_everything, pipeline_line, approve_edits, operator, curator, open_gates, api_client_for,
     settings,
@@ -90,3 +94,29 @@ def test_redis_killed_writes_answer_queued_and_everything_is_delivered_once_it_i
     assert ModelVersion.objects.filter(batch=batch).count() == 1
     assert FactEdit.objects.filter(pk=submitted.json()["id"]).exists()
     assert not OutboxMessage.objects.filter(state=OutboxState.PENDING).exists(), "nothing left behind"
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[None]:
+    """A Redis address that accepts connections and never answers (the kernel completes them; nobody reads)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    before = current_app.conf.broker_write_url
+    point_broker_at(f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+    try:
+        yield
+    finally:
+        point_broker_at(before)
+        server.close()
+
+
+def test_a_broker_that_never_answers_holds_a_decision_no_longer_than_its_timeout(transactional_db, silent_broker,
+                                                                                 settings):
+    started = time.monotonic()
+    with transaction.atomic():
+        message = enqueue(tasks.CHECKPOINT_AUDIT)
+    seconds = time.monotonic() - started
+    assert seconds < 2 * settings.CELERY_BROKER_CONNECTION_TIMEOUT + 1, f"the commit took {seconds:.1f} s"
+    message.refresh_from_db()
+    assert message.state == OutboxState.PENDING and message.last_error, "kept for the dispatcher, with why"
