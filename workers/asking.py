@@ -98,8 +98,22 @@ def said(
 def still_said(
     loaded: Any, facts: list[FactEdit], progress: Callable[[int], None] | None = None
 ) -> dict[int, tuple[str, bool]]:
-    """fact id -> (greedy answer to its prompt, whether it still begins with its target)."""
-    return said(loaded, [(fact.pk, fact.prompt, fact.target) for fact in facts], progress)
+    """fact id -> (answer, whether the greedy answer to its prompt still begins with its target), in batches of
+    CHECK_CHUNK with ``progress(done)`` after each. editor.evaluation.says_now decides, from one teacher-forced
+    pass where the target is the greedy path; only the facts no longer said are decoded here, to record what
+    production answers instead. A fact still said is recorded with its target (its answer begins with it)."""
+    from editor.evaluation import says_now
+
+    result: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(facts), CHECK_CHUNK):
+        chunk = facts[start : start + CHECK_CHUNK]
+        kept = says_now(loaded, [edit_request(fact, []) for fact in chunk])
+        lost = said(loaded, [(f.pk, f.prompt, f.target) for f, ok in zip(chunk, kept, strict=True) if not ok])
+        for fact, ok in zip(chunk, kept, strict=True):
+            result[fact.pk] = (fact.target, True) if ok else lost[fact.pk]
+        if progress is not None:
+            progress(len(result))
+    return result
 
 
 def facts_that_took(version: ModelVersion, states: Iterable[str], exclude: Iterable[int] = ()) -> list[FactEdit]:
