@@ -238,6 +238,11 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # family at the bundled model's width (hidden <= 1024), where the paper's lr 1e-6 (a 7B setting) changes
 # almost nothing and 1e-4..3e-4 is what works (measured). "layers" (blocks by depth n) picks the MLP output
 # projections to edit; without it a method edits the family's "*" layers.
+# What made SmolLM2 *say* more targets (greedy ES 0.465 -> 0.58 with the full stop, 0.52 with the subject key,
+# 200 ZsRE edits; README): the target must be followed by a full stop (the answer ends there instead of
+# running on into a longer word), the subject's last token is a key too, and settled rows leave later steps.
+_SAYS = {"answer_end": "period", "positions": "subject", "skip_settled": True}
+
 FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "ultraedit": {
         "*": {"lr": 1e-6, "lam": 1.0, "layers": _late_pair},
@@ -249,8 +254,8 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "*": {"lr": 1e-6, "lam": 1.0, "mu": 0.0, "steps": 1, "calibrate": 100, "layers": _late_pair},
         "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True, "layers": _last},
         "gptj": {"layers": _gptj},
-        "llama": {"steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama},
-        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama},
+        "llama": {"steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama, **_SAYS},
+        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama, **_SAYS},
     },
     "ft": {
         "*": {"lr": 1e-4, "steps": 5, "layers": _late_pair},

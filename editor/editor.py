@@ -130,6 +130,8 @@ class UltraEdit(Editor):
             step.apply_to(self.loaded.model, keep_undo=False)
             steps.append(step)
             active = self._active(cap)
+            if active is not None and not len(active):
+                break  # every row has settled
         return (steps[0] if len(steps) == 1 else Delta.concat(steps)).compact()
 
     def _steps(self) -> int:
