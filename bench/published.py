@@ -35,6 +35,9 @@ def _import_repo(repo: Path):
         raise EditorError(f"{repo} is not a checkout of the published UltraEdit code (no editor/ultraedit.py)")
     _stub_wandb()
     sys.path.insert(0, str(repo))
+    # Its package is also called ``editor``: ours steps aside from sys.modules while its modules import (they
+    # import each other only at load time), then comes back, so both live in this process.
+    ours = {name: sys.modules.pop(name) for name in list(sys.modules) if name == "editor" or name.startswith("editor.")}
     try:
         from data.base import make_loader
         from data.zsre import ZSREDataset
@@ -44,6 +47,10 @@ def _import_repo(repo: Path):
     except ImportError as exc:
         hint = "pip install -r bench/requirements.txt"
         raise EditorError(f"cannot import the published code from {repo}: {exc} ({hint})") from None
+    finally:
+        for name in [n for n in sys.modules if n == "editor" or n.startswith("editor.")]:
+            del sys.modules[name]
+        sys.modules.update(ours)
     return make_loader, ZSREDataset, ULTRAEDIT, make_model
 
 
