@@ -248,7 +248,7 @@ def check_line(self, check_id: int) -> dict:
     if check is None or check.state != CheckState.RUNNING:
         return {"check": check_id, "skipped": "not running"}
     version = check.version
-    facts = facts_that_took(version, [FactState.APPLIED, FactState.REGRESSED])
+    facts = facts_that_took(version, CHECKED_STATES)
     actions.report_check_progress(check.pk, 0, len(facts))
     try:
         model = lineage.line_model(check.model_line)
@@ -278,12 +278,17 @@ def check_line(self, check_id: int) -> dict:
     return {"check": check_id, "facts": check.facts_total, "still_said": check.still_said, "digest": check.digest}
 
 
+# The facts of production's lineage a full check asks: applied, and those that regressed (waiting for, or in,
+# their re-application, or held for regressing again): their edits are in the weights all the same.
+CHECKED_STATES = [FactState.APPLIED, FactState.REGRESSED, FactState.QUEUED, FactState.HELD]
+
+
 def _check_row(fact: FactEdit, answer: str, said: bool, version_number: int) -> dict:
     """One fact's line of a full check. `since`: the version that no longer says it (the one that found it
     regressed earlier, else the production version asked now); None while it is said."""
     since = None
     if not said:
-        since = fact.regressed_in if fact.state == FactState.REGRESSED and fact.regressed_in else version_number
+        since = fact.regressed_in if fact.state != FactState.APPLIED and fact.regressed_in else version_number
     return {
         "fact_id": fact.pk,
         "prompt": fact.prompt,

@@ -97,12 +97,15 @@ def test_facts_that_fade_are_regressed_re_applied_or_held_and_a_full_check_repor
         lambda: FactCheck.objects.filter(pk=check_id, state=CheckState.DONE).first(),
         timeout=180,
     )
-    applied = FactEdit.objects.filter(model_line=line, state__in=[FactState.APPLIED, FactState.REGRESSED])
-    expected = {fact.pk for fact in applied if fact.results.get("took")}
+    # Every fact of production's lineage that took and was not withdrawn: the one held for regressing too.
+    in_lineage = FactEdit.objects.filter(model_line=line).exclude(state=FactState.WITHDRAWN)
+    expected = {fact.pk for fact in in_lineage if fact.results.get("took")}
+    assert held.pk in expected
     assert check.version == v3 and {row["fact_id"] for row in check.results} == expected
     assert check.facts_total == check.facts_checked == len(expected)
     assert check.still_said + len(check.regressed) == check.facts_total
-    assert all(row["since"] == 3 for row in check.regressed)
+    assert {row["fact_id"]: row["since"] for row in check.regressed}[held.pk] == 2  # no longer said since v2
+    assert all(row["since"] == 3 for row in check.regressed if row["fact_id"] != held.pk)
     report = auditor_api.get(f"/api/checks/{check_id}/").json()
     assert report["still_said"] == check.still_said and report["digest"] == check.digest and len(check.digest) == 64
     rows = list(csv.DictReader(io.StringIO(auditor_api.get(f"/api/checks/{check_id}/export/").content.decode())))
