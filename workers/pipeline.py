@@ -341,10 +341,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
                     model, line, start, len(list(staging.glob("deltas/*.safetensors"))), snapshot=outcome.snapshot
                 ),
             )
-        run_dir = lineage.cache_dir() / tracked.run_id
-        shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.move(str(staging), run_dir)
-        count = len(list((run_dir / "deltas").glob("delta-*.safetensors")))
+        count = len(list((staging / "deltas").glob("delta-*.safetensors")))
         built = BuiltVersion(
             number=number,
             parent_id=start.pk,
@@ -366,6 +363,10 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             rechecked=outcome.rechecked,
         )
         version = actions.record_version(batch, built, tracked)
+        # Into the worker's cache only once recorded: a retry after a failed recording reuses the staging.
+        run_dir = lineage.cache_dir() / tracked.run_id
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.move(str(staging), run_dir)
         staged.forget(staging)
         if version.content_hash == built.content_hash and not reused:
             lineage.remember(model, version)

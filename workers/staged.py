@@ -36,6 +36,8 @@ def forget(staging: Path) -> None:
 
 def reuse(staging: Path, key: dict[str, Any], build: Callable[..., T]) -> T | None:
     """The outcome staged for exactly this key, rebuilt with `build`; None when there is none."""
+    if not staging.is_dir():
+        return None  # its files went with a recording that failed after moving them: edit again
     try:
         document = json.loads(_file(staging).read_text())
     except (OSError, ValueError):

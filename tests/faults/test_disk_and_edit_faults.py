@@ -30,10 +30,10 @@ def test_the_artifact_disk_full_while_recording_sends_the_facts_back_and_says_wh
     workers.start("w1")
 
     # The base version is recorded while the model loads; the disk fills up while the edit is evaluated.
-    wait("the edit to be evaluated", lambda: Batch.objects.get(pk=batch.pk).stage == "evaluating")
+    wait("the edit to be evaluated", lambda: Batch.objects.get(pk=batch.pk).stage == "evaluating", timeout=300)
     small_artifact_disk.fill()
 
-    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=120)
+    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=300)
     batch.refresh_from_db()
     assert "out of disk space" in batch.failure_reason and "No space left on device" in batch.failure_reason
     assert batch.retries == 0, "a full disk is not retried as an unreachable MLflow"
@@ -52,7 +52,7 @@ def test_the_artifact_disk_full_while_recording_sends_the_facts_back_and_says_wh
     small_artifact_disk.free()
     again = actions.release_now(operator, pipeline_line)
     assert sorted(again.fact_ids) == sorted(fact_ids)
-    wait("the next version", lambda: ModelVersion.objects.filter(batch=again).exists(), timeout=180)
+    wait("the next version", lambda: ModelVersion.objects.filter(batch=again).exists(), timeout=300)
     wait("its promotion", lambda: ModelVersion.objects.get(batch=again).state == VersionState.PRODUCTION)
     assert states(fact_ids) == {FactState.APPLIED}
 

@@ -67,8 +67,8 @@ def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_
     workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
 ):
     """One unlucky night: MLflow's artifact disk fails after each run is created, then PostgreSQL restarts
-    while the worker is on the batch. The batch ends with one version, one finished run per version and
-    no half-recorded run (one story, so the real edit runs once)."""
+    while the worker records the batch's version. The batch ends with one version, one finished run per
+    version and no half-recorded run, and the edit is computed once (one story, so the real edit runs once)."""
     open_gates(pipeline_line)
     # The line's artifact directory is a file: every run is created, then its artifacts cannot be written.
     mlflow_store.artifacts.mkdir(parents=True, exist_ok=True)
@@ -77,14 +77,17 @@ def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_
     batch, fact_ids = released(pipeline_line, approve_edits, operator)
     workers.start("w1", DATABASE_URL=database_proxy.database_url(), AMEND_MLFLOW_MAX_RETRIES="5")
 
-    wait("the task to retry", lambda: Batch.objects.get(pk=batch.pk).retries >= 1, timeout=90)
+    wait("the task to retry", lambda: Batch.objects.get(pk=batch.pk).retries >= 1, timeout=300)
     assert active_runs(mlflow_store, pipeline_line) == [], "the failed tries' runs were discarded"
     blocker.unlink()  # the disk is writable again
 
-    wait("the next delivery", lambda: Batch.objects.get(pk=batch.pk).deliveries >= 1, timeout=30)
-    database_proxy.restart(down_seconds=3)  # every connection of the worker dies; new ones refused meanwhile
+    # PostgreSQL restarts while the worker records the edit it has computed: every connection of the worker
+    # dies, new ones are refused meanwhile. Only the recording has to be done again.
+    wait("the edit computed and being recorded", lambda: Batch.objects.get(pk=batch.pk).stage == "recording",
+         timeout=300)
+    database_proxy.restart(down_seconds=3)
 
-    wait("the version recorded", lambda: ModelVersion.objects.filter(batch=batch).exists(), timeout=150)
+    wait("the version recorded", lambda: ModelVersion.objects.filter(batch=batch).exists(), timeout=300)
     batch.refresh_from_db()
     assert batch.state != BatchState.FAILED, batch.failure_reason
     assert ModelVersion.objects.filter(batch=batch).count() == 1
@@ -92,7 +95,7 @@ def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_
     assert sorted(run.data.tags["amend.version"] for run in runs) == ["0", "1"], "one run per version"
     assert {run.info.status for run in runs} == {"FINISHED"}
     assert "database connection lost" in workers.started[0].output()
-    # Only the recording failed: the retries recorded the edit the first delivery computed, never edited again.
+    # Only the recording failed: the retry recorded the edit computed before the restart, never edited again.
     assert "reusing the edit staged by an earlier delivery" in workers.started[0].output()
     assert ModelVersion.objects.get(batch=batch).stage_seconds["edit"] == 0
     wait("the facts decided", lambda: states(fact_ids) <= {FactState.APPLIED, FactState.HELD}, timeout=30)
