@@ -37,7 +37,11 @@ def _import_repo(repo: Path):
     sys.path.insert(0, str(repo))
     # Its package is also called ``editor``: ours steps aside from sys.modules while its modules import (they
     # import each other only at load time), then comes back, so both live in this process.
+    # Its directories have no __init__.py (namespace packages), which any regular package of the same name
+    # on sys.path would win over: the entries that hold ours are left out while it imports.
     ours = {name: sys.modules.pop(name) for name in list(sys.modules) if name == "editor" or name.startswith("editor.")}
+    path = list(sys.path)
+    sys.path[:] = [p for p in path if not (Path(p or ".") / "editor" / "__init__.py").is_file()]
     try:
         from data.base import make_loader
         from data.zsre import ZSREDataset
@@ -48,6 +52,7 @@ def _import_repo(repo: Path):
         hint = "pip install -r bench/requirements.txt"
         raise EditorError(f"cannot import the published code from {repo}: {exc} ({hint})") from None
     finally:
+        sys.path[:] = path
         for name in [n for n in sys.modules if n == "editor" or n.startswith("editor.")]:
             del sys.modules[name]
         sys.modules.update(ours)
