@@ -260,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": tasks.CUT_DUE_BATCHES.name,
         "schedule": float(os.environ.get("AMEND_BATCH_POLL_SECONDS", "30")),
     },
+    # Lines with a full_check_interval get their check when it is due (the interval itself is the line's).
+    "schedule-full-checks": {"task": tasks.SCHEDULE_FULL_CHECKS.name, "schedule": 60.0},
 }
 # A batch redelivered more often than this is a poison pill: it ends `failed` with its reason.
 AMEND_MAX_DELIVERIES = int(os.environ.get("AMEND_MAX_DELIVERIES", "3"))
@@ -271,8 +273,6 @@ AMEND_MLFLOW_MAX_RETRIES = int(os.environ.get("AMEND_MLFLOW_MAX_RETRIES", "10"))
 # Quick tries of each MLflow call inside a task before the task itself retries.
 AMEND_MLFLOW_ATTEMPTS = int(os.environ.get("AMEND_MLFLOW_ATTEMPTS", "3"))
 AMEND_MLFLOW_BACKOFF_SECONDS = float(os.environ.get("AMEND_MLFLOW_BACKOFF_SECONDS", "0.5"))
-# Retention is measured on every earlier fact of the lineage, or a seeded sample of this size above it.
-AMEND_RETENTION_SAMPLE = int(os.environ.get("AMEND_RETENTION_SAMPLE", "200"))
 # Greedy answers before and after the edit, for the facts' pages (first N facts of a batch).
 AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
 # Where a worker keeps deltas and normaliser states it has written or downloaded.

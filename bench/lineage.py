@@ -263,9 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not Path(args.model).is_dir():
-        print(
-            f"error: no model at {args.model} (python -m editor fetch-model smollm2 --out ...)", file=sys.stderr
-        )
+        print(f"error: no model at {args.model} (python -m editor fetch-model smollm2 --out ...)", file=sys.stderr)
         return 2
     directory = Path(tempfile.mkdtemp(prefix="amend-lineage-", dir=args.workdir))
     try:
