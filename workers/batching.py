@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from apps.audit.checkpoints import BrokenTrailError, CheckpointError, write_checkpoint
+from apps.audit.checkpoints import CheckpointError
+from apps.audit.signer import BrokenTrailError, write_checkpoint
 from apps.outbox import tasks
 from apps.outbox.send import publish_pending
 from apps.releases import actions

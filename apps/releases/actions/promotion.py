@@ -161,7 +161,7 @@ def _point_production(
     # MLflow follows the database after commit: its aliases. No full checkpoint is exported: each
     # registered version is a pyfunc model that rebuilds itself from the deltas (mlops/serving.py).
     enqueue(tasks.SYNC_ALIASES, line.pk)
-    # A signed checkpoint of the audit trail at every promotion (apps/audit/checkpoints.py).
+    # A signed checkpoint of the audit trail at every promotion (apps/audit/signer.py).
     enqueue(tasks.CHECKPOINT_AUDIT)
     return promotion
 

@@ -54,7 +54,8 @@ class Command(BaseCommand):
                 f"AMEND_AUDIT_PUBLIC_KEY_FILE={public.resolve()} where they are verified."
             )
             return
-        from apps.audit.checkpoints import CheckpointError, write_checkpoint
+        from apps.audit.checkpoints import CheckpointError
+        from apps.audit.signer import write_checkpoint
 
         try:
             checkpoint, written = write_checkpoint(force=force)
