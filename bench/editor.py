@@ -28,6 +28,7 @@ import torch
 from bench.memory import PeakMemory
 from bench.report import print_table, turn_shares
 from editor import (
+    Editor,
     EditorConfig,
     EditorError,
     EditRequest,
@@ -38,7 +39,6 @@ from editor import (
     read_zsre,
 )
 from editor.config import METHODS as METHODS_CONFIG
-from editor.editor import Editor
 from editor.evaluation import DEFAULT_FLUENCY_TEXT, GREEDY_TOKENS, says_now
 from editor.hooks import edit_loss
 from editor.tokens import edit_batch, prompt_ids, target_ids

@@ -13,7 +13,7 @@ _EXPORTS = {
     "LocalityProbe": "data",
     "read_zsre": "data",
     "Delta": "delta",
-    "Editor": "editor",
+    "Editor": "methods",
     "EditorError": "errors",
     "DEFAULT_FLUENCY_TEXT": "evaluation",
     "EvalReport": "evaluation",

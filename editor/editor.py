@@ -180,7 +180,3 @@ class UltraEdit(Editor):
             u, r = self._ridge(n, cap.keys[n], values)
             factors[n] = (u.cpu(), r.cpu())
         return factors
-
-
-# The other methods register themselves on import; Editor(loaded, config) needs them all known.
-from . import amend, finetune  # noqa: E402, F401

@@ -14,8 +14,8 @@ import torch
 
 from .config import EditorConfig
 from .data import EditRequest
-from .editor import Editor
 from .errors import NonFiniteEditError
+from .methods import Editor
 from .model import LoadedModel, get_module
 from .normalizer import Normalizer
 
