@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from editor.metrics import (
     GENERATION_EFFICACY,
@@ -57,7 +58,8 @@ ROWS = [
 ]
 
 
-def print_table(results: list[dict], out=sys.stdout) -> None:
+def print_table(results: list[dict], out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced stdout
     names = [r["method"] for r in results]
     print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names), file=out)
     for label, get in ROWS:
