@@ -7,6 +7,7 @@ from django.test import Client
 from apps.audit.models import AuditEvent
 from apps.facts.models import FactEdit, FactState
 from apps.releases.models import Batch, BatchState, ModelVersion, Promotion, VersionState
+from editor.metrics import GENERATION_RETENTION
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
@@ -92,7 +93,7 @@ def test_approved_facts_become_a_promoted_version_that_can_be_rolled_back_and_re
     assert api.post("/api/batches/release-now/", {"model_line": line.pk}, format="json").status_code == 201
     wait("version 2 in production", lambda: production_number(line) == 2)
     v2 = ModelVersion.objects.get(model_line=line, number=2)
-    assert v2.parent_id == v1.pk and v2.metrics.get("retention") is not None
+    assert v2.parent_id == v1.pk and v2.metrics.get(GENERATION_RETENTION) is not None
     assert ModelVersion.objects.get(pk=v1.pk).state == VersionState.SUPERSEDED
     wait(
         "aliases on v2",
