@@ -44,6 +44,12 @@ def ask(tab, live_server, version: ModelVersion, prompt: str) -> str:
     return answer.inner_text()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 is open: on the demo line's own gates the default editor makes the prompt say Lyon but "
+    "not the paraphrase (greedy generalisation 0.0% < 20.0%), so v1 is held; the gates stay as they are. "
+    "Strict: the day the editor makes it take, this marker must go.",
+)
 def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighbours_alone(
     live_server, page, workers, wait, base_model, curator, reviewer, operator
 ):
