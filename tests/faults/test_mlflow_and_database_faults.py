@@ -63,6 +63,12 @@ def test_mlflow_answering_507_insufficient_storage_fails_the_batch_at_once_sayin
     assert states(fact_ids) == {FactState.APPROVED}, "back in the queue"
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="quarantined: races the worker — the restart is aimed at the 'recording' stage, and on a quiet "
+    "machine the recording can finish before the proxy restarts (then no connection is lost); on a loaded "
+    "one it can land past it. Needs a hook that holds the recording until the restart.",
+)
 def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_batch(
     workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
 ):
