@@ -219,3 +219,9 @@ def api_client_for(db) -> Callable[[object | None], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def cora(curator, api_client_for):
+    """The curator's API client."""
+    return api_client_for(curator)

@@ -22,11 +22,6 @@ def fact_body(line, **overrides):
 
 
 @pytest.fixture
-def cora(curator, api_client_for):
-    return api_client_for(curator)
-
-
-@pytest.fixture
 def rita(reviewer, api_client_for):
     return api_client_for(reviewer)
 

@@ -7,22 +7,7 @@ import pytest
 
 from apps.facts.actions import run_import
 from apps.facts.models import ChangeSet, FactEdit
-
-
-@pytest.fixture
-def cora(curator, api_client_for):
-    return api_client_for(curator)
-
-
-def body(line, **overrides) -> dict:
-    return {
-        "model_line": line.name,
-        "prompt": "The capital of France is",
-        "target": "Lyon",
-        "rationale": "A demonstration",
-        "source": "README",
-        **overrides,
-    }
+from tests.payloads import readme_fact
 
 
 def post_json(client, payload: str):
@@ -30,7 +15,7 @@ def post_json(client, payload: str):
 
 
 def test_a_right_to_left_override_cannot_make_a_reviewer_read_another_target(cora, model_line):
-    response = cora.post("/api/facts/", body(model_line, target="\u202eenohp"), format="json")
+    response = cora.post("/api/facts/", readme_fact(model_line, target="\u202eenohp"), format="json")
     assert response.status_code == 400
     assert response.json() == {
         "target": ["must not contain invisible format characters (U+202E RIGHT-TO-LEFT OVERRIDE)"]
@@ -48,7 +33,7 @@ def test_a_right_to_left_override_cannot_make_a_reviewer_read_another_target(cor
     ],
 )
 def test_invisible_text_is_refused_field_by_field(cora, model_line, fields, field, reason):
-    response = cora.post("/api/facts/", body(model_line, **fields), format="json")
+    response = cora.post("/api/facts/", readme_fact(model_line, **fields), format="json")
     assert response.status_code == 400 and reason in response.json()[field][0]
 
 
@@ -68,12 +53,12 @@ def test_numbers_out_of_range_are_a_400_that_names_them(cora, model_line, number
 
 
 def test_a_model_line_given_as_a_fraction_or_an_unknown_field_is_refused(cora, model_line):
-    fraction = cora.post("/api/facts/", body(model_line, model_line=1.5), format="json")
+    fraction = cora.post("/api/facts/", readme_fact(model_line, model_line=1.5), format="json")
     assert fraction.status_code == 400 and fraction.json() == {"model_line": ["give the model line's name"]}
-    typo = cora.post("/api/facts/", body(model_line, paraphrase=["France's capital is"]), format="json")
+    typo = cora.post("/api/facts/", readme_fact(model_line, paraphrase=["France's capital is"]), format="json")
     assert typo.status_code == 400 and typo.json() == {"paraphrase": ["is not a field of this request"]}
     probe = {"prompt": "Japan's capital is", "anwser": "Tokyo"}
-    nested = cora.post("/api/facts/", body(model_line, locality_probes=[probe]), format="json")
+    nested = cora.post("/api/facts/", readme_fact(model_line, locality_probes=[probe]), format="json")
     assert nested.status_code == 400 and "'anwser': ['is not a field of this request']" in str(nested.json())
     assert not FactEdit.objects.exists()
 

@@ -6,35 +6,20 @@ from django.core.exceptions import ValidationError
 from apps.facts.actions import update_fact
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
-
-
-@pytest.fixture
-def cora(curator, api_client_for):
-    return api_client_for(curator)
-
-
-def body(line, **overrides) -> dict:
-    return {
-        "model_line": line.name,
-        "prompt": "The capital of France is",
-        "target": "Lyon",
-        "rationale": "A demonstration",
-        "source": "README",
-        **overrides,
-    }
+from tests.payloads import readme_fact
 
 
 def test_a_subject_that_is_not_in_the_prompt_is_refused_by_field(cora, model_line):
-    response = cora.post("/api/facts/", body(model_line, subject="Germany"), format="json")
+    response = cora.post("/api/facts/", readme_fact(model_line, subject="Germany"), format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["subject"] and "does not occur in the prompt" in response.json()["subject"][0]
-    accepted = cora.post("/api/facts/", body(model_line, subject="France"), format="json")
+    accepted = cora.post("/api/facts/", readme_fact(model_line, subject="France"), format="json")
     assert accepted.status_code == 201 and accepted.json()["subject"] == "France"
 
 
 def test_a_paraphrase_that_is_the_prompt_itself_is_refused_naming_the_item(cora, model_line):
     paraphrases = ["France's capital city is", "the capital of  FRANCE is."]
-    response = cora.post("/api/facts/", body(model_line, paraphrases=paraphrases), format="json")
+    response = cora.post("/api/facts/", readme_fact(model_line, paraphrases=paraphrases), format="json")
     assert response.status_code == 400
     assert response.json() == {
         "paraphrases": ["item 2: the same as the prompt (ignoring case, spaces and final punctuation)"]
@@ -65,7 +50,7 @@ def ascii_tokenizer_line(model_line, tmp_path) -> ModelLine:
 
 
 def test_a_target_the_lines_tokenizer_cannot_encode_is_refused_by_field(cora, ascii_tokenizer_line):
-    response = cora.post("/api/facts/", body(ascii_tokenizer_line, target="Ωmega"), format="json")
+    response = cora.post("/api/facts/", readme_fact(ascii_tokenizer_line, target="Ωmega"), format="json")
     assert response.status_code == 400
     assert response.json() == {"target": ["the model's tokenizer cannot encode 'Ω'"]}
     assert not FactEdit.objects.exists()
