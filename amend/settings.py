@@ -362,12 +362,20 @@ AMEND_BATCH_MAX_RESENDS = int(os.environ.get("AMEND_BATCH_MAX_RESENDS", "3"))
 AMEND_BATCH_STALL_SECONDS = float(
     os.environ.get("AMEND_BATCH_STALL_SECONDS", AMEND_VISIBILITY_TIMEOUT + 1800)
 )
+# A full check still running with no progress reported for this long is failed with the reason (its worker
+# stopped and its task was lost): by beat every minute, and at once when a new check of its line is asked, so
+# one lost check never blocks the line's next. By default the visibility timeout (a dead worker's check is
+# handed out again before that, and starts over) plus 30 minutes. A check waits without progress while it is
+# queued behind other GPU work and while its model loads: keep it above the longest batch and
+# AMEND_RETRY_MAX_SECONDS.
+AMEND_CHECK_STALL_SECONDS = float(os.environ.get("AMEND_CHECK_STALL_SECONDS", AMEND_VISIBILITY_TIMEOUT + 1800))
 # Publishing waits at most this long for the broker (the web request must not hang on it).
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("AMEND_BROKER_CONNECT_TIMEOUT", "3"))
 CELERY_BEAT_SCHEDULE.update(
     {
         "checkpoint-audit": {"task": tasks.CHECKPOINT_AUDIT.name, "schedule": AMEND_AUDIT_CHECKPOINT_SECONDS},
         "dispatch-outbox": {"task": tasks.DISPATCH_OUTBOX.name, "schedule": AMEND_OUTBOX_POLL_SECONDS},
+        "sweep-stalled-checks": {"task": tasks.SWEEP_STALLED_CHECKS.name, "schedule": 60.0},
     }
 )
 

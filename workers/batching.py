@@ -30,6 +30,12 @@ def schedule_full_checks() -> list[int]:
     return [check.pk for check in actions.schedule_due_checks()]
 
 
+@shared_task(name=tasks.SWEEP_STALLED_CHECKS.name)
+def sweep_stalled_checks() -> list[int]:
+    """Beat: fail every running full check with no progress for AMEND_CHECK_STALL_SECONDS (its worker stopped)."""
+    return [check.pk for check in actions.sweep_stalled_checks()]
+
+
 @shared_task(name=tasks.PROMOTE_VERSION.name)
 def promote_version(version_id: int) -> dict:
     """Promote a candidate that met every gate (a no-op if an operator acted on it meanwhile)."""

@@ -275,6 +275,10 @@ def check_line(self, check_id: int) -> dict:
         actions.fail_full_check(check, str(exc))
         return {"check": check_id, "state": CheckState.FAILED}
     check = actions.finish_full_check(check, results, artifact)
+    if check.state != CheckState.DONE:
+        # Failed meanwhile, e.g. swept as stalled after this worker went quiet for AMEND_CHECK_STALL_SECONDS.
+        log.warning("full check %s was %s before its report came: %s", check.pk, check.state, check.error)
+        return {"check": check_id, "state": check.state}
     return {"check": check_id, "facts": check.facts_total, "still_said": check.still_said, "digest": check.digest}
 
 

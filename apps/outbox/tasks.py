@@ -38,6 +38,7 @@ ASK_CHANGE_SET_SAMPLE = Task("workers.probes.ask_change_set_sample", subject="ch
 # Beat's rounds.
 CUT_DUE_BATCHES = Task("workers.batching.cut_due_batches")
 SCHEDULE_FULL_CHECKS = Task("workers.batching.schedule_full_checks")
+SWEEP_STALLED_CHECKS = Task("workers.batching.sweep_stalled_checks")
 DISPATCH_OUTBOX = Task("workers.batching.dispatch_outbox")
 
 TASKS: tuple[Task, ...] = (
@@ -55,6 +56,7 @@ TASKS: tuple[Task, ...] = (
     ASK_CHANGE_SET_SAMPLE,
     CUT_DUE_BATCHES,
     SCHEDULE_FULL_CHECKS,
+    SWEEP_STALLED_CHECKS,
     DISPATCH_OUTBOX,
 )
 # CELERY_TASK_ROUTES: every task to its queue.

@@ -229,6 +229,9 @@ class FactCheck(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     facts_total = models.PositiveIntegerField(default=0)
     facts_checked = models.PositiveIntegerField(default=0)  # progress, while it runs
+    # When its worker last reported progress (None: no worker has started it). A running check with no
+    # progress for AMEND_CHECK_STALL_SECONDS is failed by the sweeper (its worker stopped, its task lost).
+    progress_at = models.DateTimeField(null=True, blank=True)
     still_said = models.PositiveIntegerField(default=0)
     # Per fact, in application order: {fact_id, prompt, target, answer, still_said, applied_in, since}; `since`
     # is the version that no longer says it (None while it is said).

@@ -228,6 +228,7 @@ class FactCheckSerializer(serializers.ModelSerializer):
             "requested_by",
             "facts_total",
             "facts_checked",
+            "progress_at",
             "still_said",
             "regressed",
             "digest",

@@ -21,10 +21,12 @@ from apps.releases.actions.batches import (
 )
 from apps.releases.actions.checks import (
     fail_full_check,
+    fail_stalled_check,
     finish_full_check,
     report_check_progress,
     request_full_check,
     schedule_due_checks,
+    sweep_stalled_checks,
 )
 from apps.releases.actions.common import facts_content_hash
 from apps.releases.actions.dispatching import cancel_batch, resend_batch, sweep_stranded_batches
@@ -52,6 +54,7 @@ __all__ = [
     "facts_content_hash",
     "fail_batch",
     "fail_full_check",
+    "fail_stalled_check",
     "finish_full_check",
     "finish_probe",
     "head_version",
@@ -74,5 +77,6 @@ __all__ = [
     "rollback",
     "schedule_due_checks",
     "set_checkpoint_uri",
+    "sweep_stalled_checks",
     "sweep_stranded_batches",
 ]
