@@ -241,7 +241,12 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # What made SmolLM2 *say* more targets (greedy ES 0.465 -> 0.58 with the full stop, 0.52 with the subject key,
 # 200 ZsRE edits; README): the target must be followed by a full stop (the answer ends there instead of
 # running on into a longer word), the subject's last token is a key too, and settled rows leave later steps.
-_SAYS = {"answer_end": "period", "positions": "subject", "skip_settled": True}
+# A curator's own paraphrases are edit rows: the README's "France's capital city is" answers "Istanbul" before
+# any edit and keeps answering it after an edit of the prompt alone (whatever the strength, templates or
+# subject key: measured), and says "Lyon" once it is a row. The platform then judges generalisation only on
+# the paraphrases it kept back (workers.asking.split_paraphrases); the benchmark never gives the editor the
+# record's rephrase, so its GS stays a wording the edit never saw.
+_SAYS = {"answer_end": "period", "positions": "subject", "skip_settled": True, "paraphrase_rows": True}
 
 FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "ultraedit": {

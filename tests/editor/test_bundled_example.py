@@ -25,10 +25,14 @@ def test_the_readme_example_makes_the_model_say_lyon_and_keeps_berlin():
     before = greedy_answers(loaded, [PROMPT, "The capital of Germany is"], 4)
     assert says_target(before[0], "Paris") and says_target(before[1], "Berlin")
 
-    config = EditorConfig.for_model(loaded, paraphrase_rows=True)
+    config = EditorConfig.for_model(loaded)
+    assert config.paraphrase_rows  # the default: a curator's paraphrase is an edit row
     Editor(loaded, config).apply([EditRequest(PROMPT, "Lyon", paraphrases=[PARAPHRASE], subject="France")])
 
-    prompt, paraphrase, germany = greedy_answers(loaded, [PROMPT, PARAPHRASE, "The capital of Germany is"], 4)
+    prompt, paraphrase, unseen, germany = greedy_answers(
+        loaded, [PROMPT, PARAPHRASE, "The French capital is", "The capital of Germany is"], 4
+    )
     assert says_target(prompt, "Lyon"), prompt
     assert says_target(paraphrase, "Lyon"), paraphrase
+    assert says_target(unseen, "Lyon"), unseen  # a wording the edit never saw
     assert says_target(germany, "Berlin"), germany

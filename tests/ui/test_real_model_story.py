@@ -44,12 +44,6 @@ def ask(tab, live_server, version: ModelVersion, prompt: str) -> str:
     return answer.inner_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 is open: on the demo line's own gates the default editor makes the prompt say Lyon but "
-    "not the paraphrase (greedy generalisation 0.0% < 20.0%), so v1 is held; the gates stay as they are. "
-    "Strict: the day the editor makes it take, this marker must go.",
-)
 def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighbours_alone(
     live_server, page, workers, wait, base_model, curator, reviewer, operator
 ):
@@ -119,9 +113,11 @@ def test_a_reviewed_edit_of_a_real_fact_reaches_production_and_leaves_its_neighb
     assert normalised(france).startswith("lyon"), f"{v1.label} answers {france!r} to {FRANCE!r}"
     paraphrase = ask(page, live_server, v1, PARAPHRASE)
     assert normalised(paraphrase).startswith("lyon"), f"{v1.label} answers {paraphrase!r} to {PARAPHRASE!r}"
-    if fact.results.get("paraphrases_edited"):  # the paraphrase was an edit row: a wording the edit never saw
-        unseen = ask(page, live_server, v1, UNSEEN)
-        assert normalised(unseen).startswith("lyon"), f"{v1.label} answers {unseen!r} to {UNSEEN!r}"
+    # The curator's paraphrase was an edit row (the default): the fact's report says so, and a wording the edit
+    # never saw says Lyon too.
+    assert fact.results["paraphrases_edited"] == [PARAPHRASE]
+    unseen = ask(page, live_server, v1, UNSEEN)
+    assert normalised(unseen).startswith("lyon"), f"{v1.label} answers {unseen!r} to {UNSEEN!r}"
     germany = ask(page, live_server, v1, GERMANY)
     assert normalised(germany).startswith("berlin"), f"{v1.label} answers {germany!r} to {GERMANY!r}"
     assert (
