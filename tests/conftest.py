@@ -24,7 +24,7 @@ from apps.facts.models import FactEdit
 from apps.modellines.actions import create_model_line
 from apps.modellines.models import ModelLine
 
-pytest_plugins = ["tests.fixtures.pipeline", "tests.fixtures.browser", "tests.fixtures.sqlite"]
+pytest_plugins = ["tests.fixtures.sqlite", "tests.fixtures.pipeline", "tests.fixtures.browser"]
 
 PASSWORD = "correct-horse-battery-staple"
 

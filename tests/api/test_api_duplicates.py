@@ -18,7 +18,7 @@ def _body(line, prompt: str, target: str) -> dict:
             "source": "https://example.org/quuxville"}
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a race needs a server with concurrent sessions")
+@pytest.mark.postgres_only("a race needs a server with concurrent sessions")
 def test_twenty_identical_submissions_at_once_store_one_fact(transactional_db, model_line, curator, api_client_for):
     start = threading.Barrier(20)
     answers: list[int] = []

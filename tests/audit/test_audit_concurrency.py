@@ -13,10 +13,9 @@ WRITERS = 6
 FACTS_EACH = 15
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="SQLite's in-memory test database locks tables in shared-cache mode without waiting; "
-    "on a file database writers queue (transaction_mode IMMEDIATE)",
+@pytest.mark.postgres_only(
+    "SQLite's in-memory test database locks tables in shared-cache mode without waiting; "
+    "on a file database writers queue (transaction_mode IMMEDIATE)"
 )
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submissions_keep_the_chain_linear(curator, model_line):

@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from apps.audit.models import AppendOnlyError, AuditEvent
 from apps.facts.actions import review_fact
 
-pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
+pg_only = pytest.mark.postgres_only("the trigger exists on PostgreSQL only")
 
 
 def verify() -> str:

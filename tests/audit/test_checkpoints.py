@@ -17,7 +17,7 @@ from apps.audit.record import record_event
 from apps.audit.signing import parse
 from apps.facts.actions import review_fact
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="tampering uses PostgreSQL's triggers")
+pytestmark = pytest.mark.postgres_only("tampering uses PostgreSQL's triggers")
 
 
 def checkpoint() -> str:

@@ -28,7 +28,7 @@ from apps.facts.actions import review_fact
 from apps.modellines.actions import create_model_line
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL roles and triggers")
+pytestmark = pytest.mark.postgres_only("PostgreSQL roles and triggers")
 
 
 def _connect(user: str) -> psycopg.Connection:

@@ -17,7 +17,7 @@ from apps.audit.models import AuditEvent
 from apps.facts.actions import review_fact
 
 ROOT = Path(__file__).resolve().parents[2]
-pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers and roles")
+pg_only = pytest.mark.postgres_only("PostgreSQL's triggers and roles")
 
 
 @pg_only

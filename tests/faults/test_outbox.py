@@ -23,7 +23,7 @@ from apps.releases.models import Batch, BatchState
 from apps.releases.progress import report_stage
 
 # Measured on PostgreSQL + Redis (as deployed); on the embedded SQLite a dead Redis costs the request ~10 s (open).
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the deployed setup: PostgreSQL and Redis")
+pytestmark = pytest.mark.postgres_only("the deployed setup: PostgreSQL and Redis")
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ def _status(url: str, token: str) -> int:
         return error.code
 
 
+@pytest.mark.postgres_only("a restart of the PostgreSQL server, through a TCP proxy to it")
 def test_the_first_request_after_a_postgresql_restart_answers_200(gunicorn_through_the_proxy, database_proxy,
                                                                    curator):
     token = token_for(curator)
