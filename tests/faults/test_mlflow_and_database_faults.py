@@ -69,6 +69,7 @@ def test_mlflow_answering_507_insufficient_storage_fails_the_batch_at_once_sayin
     "machine the recording can finish before the proxy restarts (then no connection is lost); on a loaded "
     "one it can land past it. Needs a hook that holds the recording until the restart.",
 )
+@pytest.mark.postgres_only("a restart of the PostgreSQL server, through a TCP proxy to it")
 def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_batch(
     workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
 ):
