@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BASE_MODEL := var/models/smollm2-135m
 TEST_PROCESSES ?= 2
+TEST_ENV = OMP_NUM_THREADS=1 AMEND_BASE_MODEL_DIR=$(BASE_MODEL)
+PYTEST = $(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 export AMEND_DEBUG ?= 1
 
@@ -41,7 +43,21 @@ test: $(STAMP) base-model
 	# spinning thread pools slow each other down twenty-fold when they share two cores. Two test
 	# processes (each with its own test database and broker database) keep both cores busy while the
 	# real-worker tests wait on their workers.
-	OMP_NUM_THREADS=1 AMEND_BASE_MODEL_DIR=$(BASE_MODEL) $(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
+ifdef DATABASE_URL
+	$(TEST_ENV) $(PYTEST)
+else
+	# No DATABASE_URL: the suite on SQLite, then the tests marked postgres_only on a throwaway PostgreSQL
+	# (scripts/throwaway_postgres.py starts it under var/test-postgres and removes it, also on failure) where
+	# PostgreSQL's server is installed; where it is not, they are skipped and counted. Both passes always run.
+	if $(PY) scripts/throwaway_postgres.py --check; then \
+	  status=0; \
+	  $(TEST_ENV) $(PYTEST) -m "not postgres_only" || status=$$?; \
+	  $(TEST_ENV) $(PY) scripts/throwaway_postgres.py $(PYTEST) -m postgres_only || status=$$?; \
+	  exit $$status; \
+	else \
+	  $(TEST_ENV) $(PYTEST); \
+	fi
+endif
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
