@@ -275,6 +275,9 @@ AMEND_MLFLOW_ATTEMPTS = int(os.environ.get("AMEND_MLFLOW_ATTEMPTS", "3"))
 AMEND_MLFLOW_BACKOFF_SECONDS = float(os.environ.get("AMEND_MLFLOW_BACKOFF_SECONDS", "0.5"))
 # Greedy answers before and after the edit, for the facts' pages (first N facts of a batch).
 AMEND_FACT_ANSWERS = int(os.environ.get("AMEND_FACT_ANSWERS", "100"))
+# Test-only (the fault tests set it for their workers; never in a deployment): a folder of files named after
+# the stages a worker must wait at until the test lets it go (workers/holds.py). Unset: no worker ever waits.
+AMEND_HOLD_DIR = os.environ.get("AMEND_HOLD_DIR", "")
 # Where a worker keeps deltas and normaliser states it has written or downloaded.
 AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 # Model lines whose model a worker keeps loaded at once (least recently used out).

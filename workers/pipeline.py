@@ -28,7 +28,7 @@ from apps.releases.progress import report_stage
 from apps.releases.queries import probe_answers
 from apps.releases.records import BuiltVersion
 from mlops import tracking
-from workers import lineage, staged
+from workers import holds, lineage, staged
 from workers.asking import edit_request, locality_probes, recheck_sample, said, split_paraphrases, still_said
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,12 @@ def _fact_result(item: dict[str, Any], wordings: tuple[Any, Any], answer_before:
     return result
 
 
+def _reached(batch_id: int, stage: str) -> None:
+    """Say the batch is at this stage (its page shows it); a test may hold the worker here (workers/holds.py)."""
+    report_stage(batch_id, stage)
+    holds.hold_at(stage, batch_id)
+
+
 def apply_batch(batch_id: int) -> ModelVersion | None:
     """Build and record the version of a pending batch, holding the lineage for the whole apply.
 
@@ -288,7 +294,7 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
         if existing is not None or batch.state != BatchState.PENDING:
             return existing
         stages = Stages()
-        report_stage(batch.pk, "loading")
+        _reached(batch.pk, "loading")
         model = lineage.line_model(line)
         stages.seconds["load"] = model.load_seconds
         with stages.timed("mlflow"):
@@ -310,12 +316,12 @@ def apply_batch(batch_id: int) -> ModelVersion | None:
             outcome = staged.reuse(staging, edited, Outcome)
             reused = outcome is not None
             if outcome is None:
-                outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: report_stage(batch.pk, s))
+                outcome = edit_and_evaluate(model, start, inputs, staging, stages, lambda s: _reached(batch.pk, s))
                 staged.keep(staging, edited, outcome)
             fact_ids = inputs.fact_ids
         else:
             outcome, fact_ids = _empty_replay(model, start, staging, stages), []
-        report_stage(batch.pk, "recording")
+        _reached(batch.pk, "recording")
         stored = _stored_bytes(staging)
         with stages.timed("mlflow"):
             tracked = tracking.log_version(

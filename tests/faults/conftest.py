@@ -1,6 +1,7 @@
 """Fault fixtures: the pipeline's real workers and MLflow store, a Redis of the test's own to stop and start,
 a TCP proxy process in front of PostgreSQL to "restart" it for a worker, fake MLflow servers that hang or
-refuse, and a small real filesystem (tmpfs) under the artifact store to fill up.
+refuse, a small real filesystem (tmpfs) under the artifact store to fill up, and holds that keep a worker at
+a batch's stage until the test has struck (workers/holds.py).
 
 A private redis-server (a real process on a free port) is the broker here, so stopping it disturbs no
 other test or engineer sharing the machine's Redis; the test process and its workers both use it.
@@ -242,3 +243,39 @@ def small_artifact_disk(mlflow_store) -> Iterator[SmallDisk]:
         yield SmallDisk(path)
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@dataclass
+class StageHold:
+    """Holds for the workers a test starts with `env` (workers/holds.py): a worker reaching an armed stage
+    waits there, saying so (`held`), until the test lets that one pass (`let_one_through`: the next to reach
+    the stage is held again) or takes the hold away (`release`)."""
+
+    folder: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"AMEND_HOLD_DIR": str(self.folder)}
+
+    def arm(self, stage: str) -> None:
+        (self.folder / stage).touch()
+
+    def held(self, stage: str) -> bool:
+        return (self.folder / f"{stage}.held").exists()
+
+    def let_one_through(self, stage: str) -> None:
+        (self.folder / f"{stage}.held").unlink()
+
+    def release(self, stage: str) -> None:
+        (self.folder / stage).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def stage_hold(tmp_path: Path) -> Iterator[StageHold]:
+    hold = StageHold(tmp_path / "holds")
+    hold.folder.mkdir()
+    try:
+        yield hold
+    finally:
+        for armed in list(hold.folder.iterdir()):  # no worker is left waiting for a test that ended
+            armed.unlink(missing_ok=True)

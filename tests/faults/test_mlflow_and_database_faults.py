@@ -63,36 +63,41 @@ def test_mlflow_answering_507_insufficient_storage_fails_the_batch_at_once_sayin
     assert states(fact_ids) == {FactState.APPROVED}, "back in the queue"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="quarantined: races the worker — the restart is aimed at the 'recording' stage, and on a quiet "
-    "machine the recording can finish before the proxy restarts (then no connection is lost); on a loaded "
-    "one it can land past it. Needs a hook that holds the recording until the restart.",
-)
 @pytest.mark.postgres_only("a restart of the PostgreSQL server, through a TCP proxy to it")
 def test_mlflow_failing_after_the_run_was_created_then_postgresql_restarted_mid_batch(
-    workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates
+    workers, wait, database_proxy, mlflow_store, pipeline_line, approve_edits, operator, open_gates, stage_hold
 ):
     """One unlucky night: MLflow's artifact disk fails after each run is created, then PostgreSQL restarts
     while the worker records the batch's version. The batch ends with one version, one finished run per
-    version and no half-recorded run, and the edit is computed once (one story, so the real edit runs once)."""
+    version and no half-recorded run, and the edit is computed once (one story, so the real edit runs once).
+    Each fault strikes at a stage, not a time: the worker is held at the stage until the test has struck."""
     open_gates(pipeline_line)
     # The line's artifact directory is a file: every run is created, then its artifacts cannot be written.
     mlflow_store.artifacts.mkdir(parents=True, exist_ok=True)
     blocker = mlflow_store.artifacts / pipeline_line.name
     blocker.write_text("not a directory")
     batch, fact_ids = released(pipeline_line, approve_edits, operator)
-    workers.start("w1", DATABASE_URL=database_proxy.database_url(), AMEND_MLFLOW_MAX_RETRIES="5")
+    stage_hold.arm("loading")
+    stage_hold.arm("recording")
+    workers.start("w1", DATABASE_URL=database_proxy.database_url(), AMEND_MLFLOW_MAX_RETRIES="5", **stage_hold.env)
 
-    wait("the task to retry", lambda: Batch.objects.get(pk=batch.pk).retries >= 1, timeout=300)
+    # The worker loads the model and records the line's base version in MLflow, whose disk fails: it retries.
+    wait("the first delivery held at loading", lambda: stage_hold.held("loading"), timeout=300)
+    stage_hold.let_one_through("loading")
+    wait(
+        "the retry held at loading",
+        lambda: Batch.objects.get(pk=batch.pk).retries >= 1 and stage_hold.held("loading"),
+        timeout=300,
+    )
     assert active_runs(mlflow_store, pipeline_line) == [], "the failed tries' runs were discarded"
     blocker.unlink()  # the disk is writable again
+    stage_hold.release("loading")
 
     # PostgreSQL restarts while the worker records the edit it has computed: every connection of the worker
     # dies, new ones are refused meanwhile. Only the recording has to be done again.
-    wait("the edit computed and being recorded", lambda: Batch.objects.get(pk=batch.pk).stage == "recording",
-         timeout=300)
+    wait("the edit computed, the worker at the start of recording", lambda: stage_hold.held("recording"), timeout=300)
     database_proxy.restart(down_seconds=3)
+    stage_hold.release("recording")
 
     wait("the version recorded", lambda: ModelVersion.objects.filter(batch=batch).exists(), timeout=300)
     batch.refresh_from_db()
