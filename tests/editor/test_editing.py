@@ -15,8 +15,17 @@ def test_edits_take_effect_while_unrelated_prompts_keep_their_answers(tokenizer)
     before = evaluate(any_model, edits(), locality_baseline=baseline).metrics
     assert before["efficacy"] == 0.0  # the model does not know the new answers yet
 
-    # All rows in every step (skip_settled off), so the losses before each step compare.
-    settings = {"lr": 3e-3, "steps": 8, "mu": 100.0, "positions": "target", "answer_end": "none", "skip_settled": False}
+    # All rows in every step (skip_settled off), so the losses before each step compare; the prompts alone are
+    # rows (the paraphrases stay unseen wordings).
+    settings = {
+        "lr": 3e-3,
+        "steps": 8,
+        "mu": 100.0,
+        "positions": "target",
+        "answer_end": "none",
+        "skip_settled": False,
+        "paraphrase_rows": False,
+    }
     config = EditorConfig.for_model(any_model, method="amend", **settings)
     editor = Editor(any_model, config)
     editor.preserve_text = " ".join(SENTENCES)
