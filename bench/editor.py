@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits; those not said "
-        "are re-applied in the next turn's batch (0 = off)",
+        help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits that took; those no "
+        "longer said (regressed) are re-applied in the next turn's batch (0 = off)",
     )
     p.add_argument(
         "--parallel",
@@ -185,6 +185,7 @@ class _AmendSide:
         self.turns = [[replace(r, paraphrases=[]) for r in turn] for turn in turns]
         self.editor = Editor(loaded, config)
         self.repairs: list[EditRequest] = []  # earlier edits found no longer said, re-applied next turn
+        self.took: list[EditRequest] = []  # edits said right after their own turn: the lineage's applied facts
 
     def edit_turn(self, index: int) -> dict:
         delta = self.editor.apply(self.turns[index] + self.repairs)
@@ -193,13 +194,22 @@ class _AmendSide:
 
 
 def repair_check(loaded, side: _AmendSide, done: int, sample: int, seed: int) -> dict:
-    """The lineage's probe after turn ``done``: a seeded sample of the edits applied so far is asked; those
-    no longer said become rows of the next turn's batch."""
-    earlier = [r for turn in side.turns[:done] for r in turn]
-    asked = random.Random(seed * 100_003 + done).sample(earlier, min(sample, len(earlier)))
+    """The lineage's probe after turn ``done``, as the platform's: the turn's own edits that took join the
+    applied ones (an edit that never took is not retried: on the platform it "did not take"); a seeded sample
+    of the earlier applied edits is asked, and those no longer said (regressed) become rows of the next turn's
+    batch."""
     started = time.perf_counter()
+    earlier = list(side.took)  # applied in turns before this one: what this turn may have worn down
+    own = side.turns[done - 1]
+    side.took += [r for r, ok in zip(own, says_now(loaded, own), strict=True) if ok]
+    asked = random.Random(seed * 100_003 + done).sample(earlier, min(sample, len(earlier)))
     side.repairs = [r for r, ok in zip(asked, says_now(loaded, asked), strict=True) if not ok]
-    return {"asked": len(asked), "regressed": len(side.repairs), "check_s": time.perf_counter() - started}
+    return {
+        "took": len(side.took),
+        "asked": len(asked),
+        "regressed": len(side.repairs),
+        "check_s": time.perf_counter() - started,
+    }
 
 
 def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:

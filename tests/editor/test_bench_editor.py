@@ -74,11 +74,26 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
         assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
         assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
         assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
-    # amend's repair loop asked both earlier edits after turn 1; those not said were edited again in turn 2.
+    # After turn 1 nothing was applied before it: amend's repair loop asks nothing yet, it notes what took.
     amend = results[1]
-    assert amend["per_turn"][0]["repair"]["asked"] == 2
-    assert amend["per_turn"][1]["repaired"] == amend["per_turn"][0]["repair"]["regressed"]
+    assert amend["per_turn"][0]["repair"]["asked"] == 0 and 0 <= amend["per_turn"][0]["repair"]["took"] <= 2
     assert "repair" not in results[0]["per_turn"][0]  # the faithful rule runs as published
+
+
+def test_the_repair_loop_re_applies_only_earlier_edits_that_took_and_regressed(model_dir, tmp_path):
+    data = write_data(tmp_path / "edits.jsonl", zsre_rows())
+    out = tmp_path / "bench.json"
+    argv = ["editor", "--model", str(model_dir), "--data", str(data), "--batch-size", "1", "--turns", "4"]
+    settings = ["--method", "amend", "--set", "amend.lr=0.003", "--repair", "9", "--device", "cpu"]
+    code = main([*argv, *settings, "--in-process", "--json", str(out)])
+    assert code == 0
+    turns = json.loads(out.read_text())["results"][0]["per_turn"]
+    checks = [t["repair"] for t in turns[:-1]]
+    for before, check in zip([0] + [c["took"] for c in checks], checks, strict=False):
+        assert check["asked"] == before  # every edit that took in an earlier turn (9 >= all), none that did not
+        assert check["regressed"] <= check["asked"]
+    for check, following in zip(checks, turns[1:], strict=True):
+        assert following["repaired"] == check["regressed"]  # the regressed are rows of the next turn
 
 
 @pytest.mark.parametrize(
