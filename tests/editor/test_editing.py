@@ -16,7 +16,7 @@ def test_edits_take_effect_while_unrelated_prompts_keep_their_answers(tokenizer)
     assert before["efficacy"] == 0.0  # the model does not know the new answers yet
 
     # All rows in every step (skip_settled off), so the losses before each step compare; the prompts alone are
-    # rows (the paraphrases stay unseen wordings).
+    # rows (no context prefixes; the paraphrases stay unseen wordings).
     settings = {
         "lr": 3e-3,
         "steps": 8,
@@ -25,6 +25,8 @@ def test_edits_take_effect_while_unrelated_prompts_keep_their_answers(tokenizer)
         "answer_end": "none",
         "skip_settled": False,
         "paraphrase_rows": False,
+        "templates": 0,
+        "margin": 0.0,
     }
     config = EditorConfig.for_model(any_model, method="amend", **settings)
     editor = Editor(any_model, config)

@@ -16,8 +16,9 @@ def weights(loaded, config) -> dict[str, torch.Tensor]:
 
 def test_the_edits_that_overflow_are_blamed_and_the_model_is_left_as_it_was(llama):
     # A step so large that any edit which has to move the model overflows fp32; an edit the model
-    # already answers moves nothing (its shift is held at zero) and stays finite.
-    config = EditorConfig.for_model(llama, lr=1e38, answer_end="none")
+    # already answers (margin 0: by any lead, in the prompt's own words) moves nothing (its shift is held at
+    # zero) and stays finite.
+    config = EditorConfig.for_model(llama, lr=1e38, answer_end="none", margin=0.0, templates=0)
     answer = generate_answer(llama, "Where does Erin live ?", max_new_tokens=1)
     already_known = EditRequest("Where does Erin live ?", answer)
     requests = [edits()[1], already_known, edits()[2], edits()[3]]
