@@ -61,8 +61,10 @@ def test_a_fact_whose_edit_overflows_is_held_and_the_batchs_other_fact_goes_back
     workers, wait, pipeline_line, curator, reviewer, operator
 ):
     # A step size so large that every edit which has to move the model overflows fp32. A fact the model
-    # already answers needs no move (its shift is held at zero): its edit stays finite.
-    update_model_line(operator, pipeline_line, editor_settings={"method": "amend", "lr": 1e38})
+    # already answers (margin 0: by any lead, in its own words, no context prefixes) needs no move (its shift
+    # is held at zero): its edit stays finite.
+    settings = {"method": "amend", "lr": 1e38, "margin": 0.0, "templates": 0}
+    update_model_line(operator, pipeline_line, editor_settings=settings)
     facts = []
     for prompt, target in (("The capital of France is", "Lyon"), ("The capital of Germany is", "Berlin")):
         fact = create_fact(curator, pipeline_line, prompt=prompt, target=target, rationale="Test", source="https://e.org")
