@@ -55,6 +55,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's consumer, surviving a failed clean-up of a lost Redis connection (the module says why).
+CELERY_WORKER_CONSUMER = "amend.worker_consumer:Consumer"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Every task to its queue, from the one table of tasks (apps.outbox.tasks).
 CELERY_TASK_ROUTES = tasks.ROUTES
