@@ -8,6 +8,7 @@ per shape, whatever the number of edits.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -38,7 +39,8 @@ class Normalizer:
         """Add edit keys (N, d_in) to the module's running k k^T sum."""
         k = keys.detach().to("cpu", torch.float64)
         n, total = self._cov.get(module, (0, torch.zeros(k.shape[1], k.shape[1], dtype=torch.float64)))
-        self._cov[module] = (n + k.shape[0], total + k.T @ k)
+        gram = k.T @ k  # (d_in, d_in); made exactly symmetric so that its stored upper triangle is all of it
+        self._cov[module] = (n + k.shape[0], total + (gram + gram.T) / 2)
 
     def key_sum(self, module: str) -> torch.Tensor | None:
         """Sum of k k^T over every edit key seen by ``module`` (float64), or None."""
@@ -100,7 +102,9 @@ class Normalizer:
             state[f"{key}.m2"] = m2.clone()
         for module, (n, total) in self._cov.items():
             state[f"{COV}{module}.count"] = torch.tensor([n], dtype=torch.int64)
-            state[f"{COV}{module}.sum"] = total.clone()
+            # The sum is symmetric: its upper triangle (d_in (d_in + 1) / 2,) is all of it, in half the bytes.
+            rows, cols = torch.triu_indices(*total.shape)
+            state[f"{COV}{module}.triu"] = total[rows, cols].clone()
         return state
 
     @classmethod
@@ -108,8 +112,8 @@ class Normalizer:
         norm = cls()
         for name in {k.rsplit(".", 1)[0] for k in state if k.startswith(COV)}:
             try:
-                total = state[f"{name}.sum"].to(torch.float64).clone()
                 n = int(state[f"{name}.count"].reshape(-1)[0])
+                total = _key_sum(state, name)
             except KeyError as exc:
                 raise EditorError(f"normaliser state is missing {exc.args[0]!r}") from None
             norm._cov[name[len(COV) :]] = (n, total)
@@ -140,3 +144,18 @@ class Normalizer:
             return cls.from_state_dict(load_file(str(path)))
         except (OSError, SafetensorError) as exc:
             raise EditorError(f"cannot read normaliser state {str(path)!r}: {exc}") from None
+
+
+def _key_sum(state: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+    """The (d_in, d_in) float64 sum from its stored upper triangle, or whole as states before it were stored."""
+    if f"{name}.sum" in state:
+        return state[f"{name}.sum"].to(torch.float64).clone()
+    triu = state[f"{name}.triu"].to(torch.float64)  # (d_in (d_in + 1) / 2,)
+    d_in = int((math.isqrt(8 * triu.numel() + 1) - 1) // 2)
+    if d_in * (d_in + 1) // 2 != triu.numel():
+        raise EditorError(f"normaliser state {name}.triu has {triu.numel()} values: not a triangle")
+    rows, cols = torch.triu_indices(d_in, d_in)
+    total = torch.zeros(d_in, d_in, dtype=torch.float64)
+    total[rows, cols] = triu
+    total[cols, rows] = triu
+    return total

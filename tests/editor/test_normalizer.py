@@ -1,8 +1,10 @@
 """The lifelong normaliser: batch-by-batch statistics equal the statistics of all rows at once."""
 
+import pytest
 import torch
 
 from editor import Normalizer
+from editor.errors import EditorError
 
 
 def test_streaming_statistics_equal_one_pass_over_all_rows():
@@ -38,6 +40,20 @@ def test_state_round_trips_through_a_file(tmp_path):
         assert restored.count(key) == norm.count(key)
         for a, b in zip(norm.mean_std(key), restored.mean_std(key), strict=True):
             assert torch.equal(a, b)
+
+
+def test_the_key_sum_is_stored_as_its_upper_triangle_and_earlier_whole_sums_still_load(tmp_path):
+    norm = Normalizer()
+    norm.update_keys("m", torch.randn(30, 64))
+    norm.save(tmp_path / "norm.safetensors")
+    stored = (tmp_path / "norm.safetensors").stat().st_size
+    assert stored < 0.55 * 64 * 64 * 8, "half the bytes of the whole (64, 64) float64 sum, and a little header"
+    assert torch.equal(Normalizer.load(tmp_path / "norm.safetensors").key_sum("m"), norm.key_sum("m"))
+
+    whole = {"cov::m.count": torch.tensor([30]), "cov::m.sum": norm.key_sum("m").clone()}
+    assert torch.equal(Normalizer.from_state_dict(whole).key_sum("m"), norm.key_sum("m"))
+    with pytest.raises(EditorError, match="not a triangle"):
+        Normalizer.from_state_dict({"cov::m.count": torch.tensor([30]), "cov::m.triu": torch.zeros(7)})
 
 
 def test_state_size_does_not_depend_on_rows_seen():
