@@ -251,6 +251,11 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # as well (``templates=4``) won on 200 edits (held out: GS 0.210 -> 0.395) but over 1,000 it adds only 0.02 ES and
 # 0.04 GS for 0.04 LS, a drift of +19.5%, 11x the edit time and 1.15 GB more memory: an option, not the default
 # (editor/README.md, "Generalisation").
+# Earlier edits' keys in the ridge (``nu=1``) lost on a 2-turn screen and won over 10 turns of 100 (records
+# 1-1,000): greedy ES 0.524 -> 0.670, GS 0.187 -> 0.249, LS 0.674 -> 0.759, greedy retention 0.479 -> 0.650,
+# drift +5.7% -> +0.8%; with the lineage's repair loop as well (the platform always runs it) 0.753 / 0.269 /
+# 0.760, retention 0.742 (editor/README.md, "Retention"). It is on for the small Llamas it was measured on: its
+# state is a d_in x d_in float64 sum per module, 94 MB on SmolLM2 but 8 GB on a 7B model's five down_proj.
 _SAYS = {
     "answer_end": "period",
     "positions": "subject",
@@ -271,7 +276,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True, "layers": _last},
         "gptj": {"layers": _gptj},
         "llama": {"steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama, **_SAYS},
-        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama, **_SAYS},
+        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "nu": 1.0, "settle": True, "layers": _amend_llama, **_SAYS},
     },
     "ft": {
         "*": {"lr": 1e-4, "steps": 5, "layers": _late_pair},
