@@ -14,6 +14,7 @@ _EXPORTS = {
     "read_zsre": "data",
     "Delta": "delta",
     "Editor": "methods",
+    "Prepared": "methods",
     "EditorError": "errors",
     "DEFAULT_FLUENCY_TEXT": "evaluation",
     "EvalReport": "evaluation",

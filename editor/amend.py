@@ -18,7 +18,7 @@ import torch
 from .config import AmendConfig
 from .data import EditRequest
 from .delta import Delta
-from .editor import UltraEdit, editing_method
+from .editor import Prepared, UltraEdit, editing_method
 from .evaluation import sample_text
 from .forward import Trunk
 from .general import calibration_requests
@@ -48,17 +48,20 @@ class Amend(UltraEdit):
         super().__init__(*args, **kwargs)
         # General text for the preservation term; None = the model's own samples.
         self.preserve_text: str | None = None
-        self._preserve: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
-        self._project: dict[str, torch.Tensor] | None = None
+        self._general: dict[str, torch.Tensor] | None = None  # general text's keys (N0, d_in) until prepared
+        self._preserve = self.prepared.preserve
+        self._project = self.prepared.project
         self._prefix_cache: list[str] | None = None
         self._regularized: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None  # this batch's
         self._first_keys: dict[str, torch.Tensor] = {}
 
-    def prepare(self) -> dict[str, torch.Tensor] | None:
+    def prepare(self) -> Prepared:
         if self.config.mu > 0:
             self._preservation()
         self._projection()
-        return self._general
+        self._general = None  # 4,096 keys per module: what they were for is built
+        self.prepared = Prepared(preserve=self._preserve, project=self._project)
+        return self.prepared
 
     # -- the batch ------------------------------------------------------------------------------
     def _edit(self, batch: TeacherForced, saved_weights: list[torch.Tensor]) -> Delta:
@@ -205,14 +208,15 @@ class Amend(UltraEdit):
             self._general = {n: torch.cat(k) for n, k in keys.items()}
         return self._general
 
-    def _preservation(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Per module (A, A^-1) with A = lam I + mu C0; built once, fixed size (d_in x d_in)."""
+    def _preservation(self) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Per module (A, A^-1) with A = lam I + mu C0; built once, fixed size (d_in x d_in). With ``nu`` the
+        ridge inverts A plus the earlier keys' sum instead, and A^-1 is not kept."""
         if self._preserve is None:
             device, cfg = self.loaded.device, self.config
-            self._preserve = {
-                n: tuple(m.to(device) for m in preservation_matrix(k, cfg.lam, cfg.mu))
-                for n, k in self._general_keys().items()
-            }
+            self._preserve = {}
+            for n, k in self._general_keys().items():
+                a, a_inv = preservation_matrix(k, cfg.lam, cfg.mu)
+                self._preserve[n] = (a.to(device), None if cfg.nu > 0 else a_inv.to(device))
         return self._preserve
 
     def _projection(self) -> dict[str, torch.Tensor] | None:
@@ -226,24 +230,24 @@ class Amend(UltraEdit):
             }
         return self._project
 
-    def _regularizer(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
+    def _regularizer(self) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]] | None:
         """Per module (A, A^-1) for this batch: A = lam I + mu C0 + nu * (sum of earlier edit keys' k k^T);
-        None for the plain lam I."""
+        None for the plain lam I. With ``nu`` only A^-1 is kept (A is None): the ridge then solves the
+        rows' own system, the smaller one for any batch of fewer rows than d_in."""
         cfg = self.config
         if cfg.mu <= 0 and cfg.nu <= 0:
             return None
         if cfg.nu <= 0:
             return self._preservation()
-        base = self._preservation() if cfg.mu > 0 else None
         out = {}
         for n in cfg.modules:
-            d_in = in_out_dims(get_module(self.loaded.model, n))[0]
-            a = base[n][0].double().cpu() if base else cfg.lam * torch.eye(d_in, dtype=torch.float64)
+            if cfg.mu > 0:
+                a = self._preservation()[n][0].to("cpu", torch.float64)  # a fresh (d_in, d_in) tensor
+            else:
+                a = cfg.lam * torch.eye(in_out_dims(get_module(self.loaded.model, n))[0], dtype=torch.float64)
             earlier = self.normalizer.key_sum(n)
-            if earlier is None:
-                out[n] = base[n] if base else (a.float(), torch.linalg.inv(a).float())
-                continue
-            a = a + cfg.nu * earlier
-            a = (a + a.T) / 2
-            out[n] = (a.float().to(self.loaded.device), torch.linalg.inv(a).float().to(self.loaded.device))
+            if earlier is not None:
+                a.add_(earlier, alpha=cfg.nu)  # both terms exactly symmetric, so the sum is
+            out[n] = (None, torch.linalg.inv(a).float().to(self.loaded.device))
+            del a  # one module's float64 matrices alive at a time
         return out

@@ -15,6 +15,7 @@ fixed matrices built once from general text): memory does not grow with the numb
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -28,6 +29,17 @@ from .model import LoadedModel, check_modules, get_module, in_out_dims
 from .normalizer import Normalizer, shape_key
 from .tokens import TeacherForced, edit_batch
 from .ultraedit import pseudo_values, ridge_factors
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a method builds once per model line from general text, for every later Editor of the line:
+    per module the preservation matrices (A, A^-1; A^-1 None where the ridge inverts more than A) and
+    the null-space projection (d_in, d_in). The general text's keys they came from are not kept."""
+
+    preserve: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+    project: dict[str, torch.Tensor] | None = None
+
 
 EDITORS: dict[str, type[Editor]] = {}  # method name -> its editing class, filled by @editing_method
 
@@ -56,22 +68,21 @@ class Editor:
         config: EditorConfig,
         normalizer: Normalizer | None = None,
         *,
-        general_keys: dict[str, torch.Tensor] | None = None,
+        prepared: Prepared | None = None,
     ) -> None:
         config.validate()
         check_modules(loaded.model, config.modules)
         self.loaded = loaded
         self.config = config
         self.normalizer = normalizer if normalizer is not None else Normalizer()
-        # Inputs of each module on general text, for methods with a preservation term; pass the ones an
-        # earlier Editor of the same line built (``prepare()``) so they are computed once per model line.
-        self._general: dict[str, torch.Tensor] | None = general_keys
+        # What an earlier Editor of the same line and config built (``prepare()``): computed once per line.
+        self.prepared = prepared if prepared is not None else Prepared()
         self.last_losses: list[float] = []  # edit loss before each step of the last batch
 
-    def prepare(self) -> dict[str, torch.Tensor] | None:
-        """Build the fixed per-model-line matrices now rather than inside the first batch; returns the
-        general-text keys they came from (None when the method needs none), for later Editors of the line."""
-        return self._general
+    def prepare(self) -> Prepared:
+        """Build the fixed per-model-line matrices now rather than inside the first batch; returns them
+        for later Editors of the line and config (empty when the method needs none)."""
+        return self.prepared
 
     def ensure_calibrated(self) -> None:
         """Seed an empty normaliser before the first batch (only methods that calibrate do anything)."""
@@ -87,14 +98,14 @@ class Editor:
         batch = self._teacher_forced(requests)
         modules = [get_module(self.loaded.model, n) for n in self.config.modules]
         saved_weights = [m.weight.detach().clone() for m in modules]
-        saved_norm = self.normalizer.state_dict()
+        saved_norm = self.normalizer.copy()
         try:
             delta = self._edit(batch, saved_weights)
         except BaseException:
             with torch.no_grad():
                 for m, w in zip(modules, saved_weights, strict=True):
                     m.weight.copy_(w)
-            self.normalizer = Normalizer.from_state_dict(saved_norm)
+            self.normalizer = saved_norm
             raise
         delta.meta.update({"method": self.config.method, "edits": len(requests)})
         return delta

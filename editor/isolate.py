@@ -15,7 +15,7 @@ import torch
 from .config import EditorConfig
 from .data import EditRequest
 from .errors import NonFiniteEditError
-from .methods import Editor
+from .methods import Editor, Prepared
 from .model import LoadedModel, get_module
 from .normalizer import Normalizer
 
@@ -26,18 +26,18 @@ def non_finite_culprits(
     normalizer: Normalizer,
     requests: list[EditRequest],
     *,
-    general_keys: dict[str, torch.Tensor] | None = None,
+    prepared: Prepared | None = None,
 ) -> list[int]:
     """Indices (ascending) of the requests to blame, given that editing all of them together was refused
     with NonFiniteEditError from this same model and normaliser state."""
-    first = Editor(loaded, config, Normalizer.from_state_dict(normalizer.state_dict()), general_keys=general_keys)
+    first = Editor(loaded, config, normalizer.copy(), prepared=prepared)
     first.ensure_calibrated()  # once, not in every trial
-    state = first.normalizer.state_dict()
+    start = first.normalizer
     modules = {name: get_module(loaded.model, name) for name in config.modules}
     saved = {name: module.weight.detach().clone() for name, module in modules.items()}
 
     def finite(indices: list[int]) -> bool:
-        editor = Editor(loaded, config, Normalizer.from_state_dict(state), general_keys=general_keys)
+        editor = Editor(loaded, config, start.copy(), prepared=prepared)
         try:
             editor.apply([requests[i] for i in indices])
         except NonFiniteEditError:

@@ -6,7 +6,7 @@ themselves with ``@editing_method`` when this module imports them.
 """
 
 from .amend import Amend
-from .editor import EDITORS, Editor, UltraEdit
+from .editor import EDITORS, Editor, Prepared, UltraEdit
 from .finetune import FineTune
 
-__all__ = ["EDITORS", "Amend", "Editor", "FineTune", "UltraEdit"]
+__all__ = ["EDITORS", "Amend", "Editor", "FineTune", "Prepared", "UltraEdit"]

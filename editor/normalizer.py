@@ -27,13 +27,23 @@ COV = "cov::"
 
 class Normalizer:
     """Also holds, for Amend's default method, the running sum of k k^T of every edit key seen
-    per module (d_in x d_in, fixed size): the ridge then keeps earlier edits where they are."""
+    per module (d_in x d_in, fixed size): the ridge then keeps earlier edits where they are.
+
+    Updates replace a key's tensors and never write into them, so ``copy`` (a snapshot to roll back
+    to) shares them instead of duplicating tens of megabytes per batch."""
 
     def __init__(self) -> None:
         # shape key -> (count, mean (d,), m2 (d,)) with d = d_in + d_out; m2 = sum of squared deviations
         self._stats: dict[str, tuple[int, torch.Tensor, torch.Tensor]] = {}
         # module name -> (count, sum of k k^T (d_in, d_in) float64)
         self._cov: dict[str, tuple[int, torch.Tensor]] = {}
+
+    def copy(self) -> Normalizer:
+        """An independent normaliser with the same statistics (its tensors shared: none is written in place)."""
+        twin = Normalizer()
+        twin._stats = dict(self._stats)
+        twin._cov = dict(self._cov)
+        return twin
 
     def update_keys(self, module: str, keys: torch.Tensor) -> None:
         """Add edit keys (N, d_in) to the module's running k k^T sum."""

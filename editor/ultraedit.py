@@ -27,14 +27,15 @@ def ridge_factors(
     solve: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Thin factors of (K^T K + A)^-1 K^T V; A = lam I, or ``reg`` (d_in, d_in, SPD) with its inverse
-    ``reg_inv``. solve: "auto" (smaller system), "push" (n x n) or "direct" (d_in x d_in)."""
+    ``reg_inv``. solve: "auto" (smaller system), "push" (n x n) or "direct" (d_in x d_in). Given only
+    ``reg_inv`` (no ``reg``), "auto" solves the n x n system whatever n."""
     k = keys.float()  # (n, d_in)
     v = values.float()  # (n, d_out)
     n, d_in = k.shape
     if solve == "auto":
-        solve = "push" if n < d_in else "direct"
+        solve = "push" if n < d_in or (reg is None and reg_inv is not None) else "direct"
     if solve == "push":
-        if reg is None:
+        if reg_inv is None:
             gram = k @ k.T + lam * torch.eye(n, dtype=k.dtype, device=k.device)  # (n, n)
             left = k.T  # (d_in, n)
         else:
@@ -44,6 +45,8 @@ def ridge_factors(
         return left.contiguous(), torch.linalg.solve(gram, v)
     if solve != "direct":
         raise ValueError(f"unknown solve {solve!r}")
+    if reg is None and reg_inv is not None:
+        raise ValueError("a direct solve needs reg itself, not only its inverse")
     a = lam * torch.eye(d_in, dtype=k.dtype, device=k.device) if reg is None else reg.float()
     system = k.T @ k + a  # (d_in, d_in)
     return torch.linalg.solve(system, k.T), v.contiguous()

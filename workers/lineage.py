@@ -39,9 +39,9 @@ class LineModel:
     content_hash: str = ""
     load_seconds: float = 0.0
     fluency_text: str = ""
-    # Per edited module, its inputs on general text through the *base* weights (the editor's fixed
-    # preservation matrices are built from them): computed once at load, before any version is held.
-    general_keys: dict | None = None
+    # The editor's fixed matrices (editor.Prepared), built from general text through the *base* weights:
+    # once at load, before any version is held, and reused by every batch of the line.
+    prepared: Any = None
     # The last chain state computed (rule 2), and the recorded chain it is the state of (None: not
     # a recorded version yet). Separate from the weights, which the editor changes in place.
     state: Any = None  # editor.Snapshot
@@ -77,7 +77,7 @@ def line_model(line: ModelLine) -> LineModel:
     loaded = load_model(base_model_path(line.base_model), device=settings.AMEND_DEVICE)
     config = editor_config(loaded, line.edited_modules, line.editor_settings)
     base = Snapshot.capture(loaded, config.modules)
-    general_keys = Editor(loaded, config).prepare()
+    prepared = Editor(loaded, config).prepare()
     model = LineModel(
         key=key,
         loaded=loaded,
@@ -85,7 +85,7 @@ def line_model(line: ModelLine) -> LineModel:
         config=config,
         load_seconds=time.perf_counter() - started,
         fluency_text=DEFAULT_FLUENCY_TEXT,
-        general_keys=general_keys,
+        prepared=prepared,
         state=base,
         state_chain=[],
     )

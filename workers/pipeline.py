@@ -169,7 +169,7 @@ def edit_and_evaluate(
 
     progress("editing")
     with stages.timed("edit"):
-        editor = Editor(model.loaded, model.config, lineage.load_normalizer(start), general_keys=model.general_keys)
+        editor = Editor(model.loaded, model.config, lineage.load_normalizer(start), prepared=model.prepared)
         try:
             deltas = [editor.apply([by_id[i] for i in ids]) for ids in inputs.segments]
         except NonFiniteEditError as exc:
@@ -244,7 +244,7 @@ def _non_finite_facts(
     from editor.isolate import non_finite_culprits
 
     culprits = non_finite_culprits(
-        model.loaded, model.config, lineage.load_normalizer(start), inputs.requests, general_keys=model.general_keys
+        model.loaded, model.config, lineage.load_normalizer(start), inputs.requests, prepared=model.prepared
     )
     fact_ids = [inputs.fact_ids[i] for i in culprits]
     named = ", ".join(f"#{pk}" for pk in fact_ids)

@@ -35,6 +35,17 @@ def test_preservation_term_solves_agree_with_the_direct_ridge():
         torch.testing.assert_close((u @ r).double(), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_given_only_the_inverse_the_ridge_solves_the_rows_system_for_any_number_of_rows():
+    torch.manual_seed(2)
+    general = torch.randn(50, 16)
+    reg, reg_inv = preservation_matrix(general, lam=0.5, mu=3.0)
+    for n in (6, 40):  # fewer rows than inputs, and more: both need only A^-1
+        k, v = torch.randn(n, 16), torch.randn(n, 5)
+        u, r = ridge_factors(k, v, 0.5, reg_inv=reg_inv)
+        assert u.shape == (16, n)
+        torch.testing.assert_close((u @ r).double(), direct_ridge(k, v, reg), rtol=1e-4, atol=1e-5)
+
+
 def test_pseudo_values_follow_the_papers_rule():
     k_hat = torch.tensor([[1.0, 2.0], [0.0, 3.0]])
     g_hat = torch.tensor([[1.0, -1.0, 0.5], [2.0, 0.0, 1.0]])

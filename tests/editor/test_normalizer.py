@@ -65,3 +65,17 @@ def test_state_size_does_not_depend_on_rows_seen():
         norm.update("4x4", torch.randn(100, 8))
         norm.update_keys("m", torch.randn(100, 4))
     assert norm.nbytes == size
+
+
+def test_a_copy_keeps_its_statistics_while_the_original_moves_on():
+    norm = Normalizer()
+    norm.update("4x4", torch.randn(10, 8))
+    norm.update_keys("m", torch.randn(10, 4))
+    snapshot = norm.copy()
+    before = (snapshot.mean_std("4x4"), snapshot.key_sum("m").clone())
+    norm.update("4x4", torch.randn(50, 8) + 5)
+    norm.update_keys("m", torch.randn(50, 4))
+    assert snapshot.count("4x4") == 10 and norm.count("4x4") == 60
+    assert all(torch.equal(a, b) for a, b in zip(snapshot.mean_std("4x4"), before[0], strict=True))
+    assert torch.equal(snapshot.key_sum("m"), before[1])
+    assert not torch.equal(norm.key_sum("m"), before[1])
