@@ -52,7 +52,7 @@ class Amend(UltraEdit):
         self._preserve = self.prepared.preserve
         self._project = self.prepared.project
         self._prefix_cache: list[str] | None = None
-        self._regularized: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None  # this batch's
+        self._regularized: dict[str, tuple[torch.Tensor | None, torch.Tensor]] | None = None  # this batch's
         self._first_keys: dict[str, torch.Tensor] = {}
 
     def prepare(self) -> Prepared:
