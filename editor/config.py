@@ -253,9 +253,10 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # (editor/README.md, "Generalisation").
 # Earlier edits' keys in the ridge (``nu=1``) lost on a 2-turn screen and won over 10 turns of 100 (records
 # 1-1,000): greedy ES 0.524 -> 0.670, GS 0.187 -> 0.249, LS 0.674 -> 0.759, greedy retention 0.479 -> 0.650,
-# drift +5.7% -> +0.8%; with the lineage's repair loop as well (the platform always runs it) 0.753 / 0.269 /
-# 0.760, retention 0.742 (editor/README.md, "Retention"). It is on for the small Llamas it was measured on: its
-# state is a d_in x d_in float64 sum per module, 94 MB on SmolLM2 but 8 GB on a 7B model's five down_proj.
+# drift +5.7% -> +0.8%; with the lineage's repair loop as well (the platform always runs it, re-checking 200
+# earlier facts per version) 0.774 / 0.274 / 0.759, retention 0.762; nu=3 loses on all four (editor/README.md,
+# "Retention"). It is on for the small Llamas it was measured on: its state is a d_in x d_in float64 sum per
+# module, 94 MB on SmolLM2 (47 MB stored per version) but 8 GB on a 7B model's five down_proj.
 _SAYS = {
     "answer_end": "period",
     "positions": "subject",
