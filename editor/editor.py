@@ -129,7 +129,7 @@ class UltraEdit(Editor):
         steps: list[Delta] = []
         self.last_losses = []
         modules = [get_module(self.loaded.model, n) for n in self.config.modules]
-        trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask)  # once per batch
+        trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask, chunk=self.config.chunk)
         active = None  # the batch rows the next step captures (None: all)
         for step_index in range(self._steps()):
             cap = self._capture(batch, trunk, active)

@@ -13,7 +13,7 @@ Two savings over ``model(input_ids).logits``:
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import torch
 from torch import nn
@@ -56,6 +56,13 @@ def scored_logits(
     return head(model)(hidden.last_hidden_state[scored])  # (N, V)
 
 
+def by_length(attention_mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``rows`` (b,) shortest first: rows of like length then share a chunk, and a chunk cut to its longest
+    row carries little padding (a batch of 100 ZsRE edits: 2,500 padded tokens, 1,650 so, 1,600 real)."""
+    lengths = attention_mask.sum(dim=1).cpu()  # (B,)
+    return rows[lengths[rows].argsort(stable=True)]
+
+
 class BlockReachedError(Exception):
     """Raised by a hook to end a forward pass once what it needed has been seen."""
 
@@ -65,7 +72,13 @@ class Trunk:
     blocks from there up. Falls back to the whole model where the family cannot be cut."""
 
     def __init__(
-        self, model: nn.Module, edited: list[nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor
+        self,
+        model: nn.Module,
+        edited: list[nn.Module],
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        chunk: int = 0,
     ) -> None:
         self.model = model
         self.input_ids = input_ids  # (B, T)
@@ -73,7 +86,7 @@ class Trunk:
         self.start = self._lowest_block(edited)
         self.hidden: torch.Tensor | None = None  # (B, T, d_model): input of block ``start``
         if self.start is not None and self.start > 0:
-            self.hidden = self._block_input(self.start)
+            self.hidden = self._block_input(self.start, chunk)
 
     def _lowest_block(self, edited: list[nn.Module]) -> int | None:
         if getattr(self.model.config, "model_type", "") not in _TRUNCATABLE:
@@ -90,21 +103,35 @@ class Trunk:
         return min(owners)
 
     @torch.no_grad()
-    def _block_input(self, index: int) -> torch.Tensor:
+    def _block_input(self, index: int, chunk: int) -> torch.Tensor:
+        """The input (B, T, d_model) of block ``index``, run in chunks of ``chunk`` rows (0: all at once),
+        shortest first, each cut to its longest row; right padding, so what is cut off is never read."""
         seen: dict[str, torch.Tensor] = {}
 
         def grab(_module, args, kwargs):
             seen["hidden"] = (args[0] if args else kwargs["hidden_states"]).detach()
             raise BlockReachedError
 
+        order = by_length(self.attention_mask, torch.arange(self.input_ids.shape[0]))
+        step = chunk if chunk > 0 else len(order)
+        hidden: torch.Tensor | None = None
         handle = block_list(self.model)[index].register_forward_pre_hook(grab, with_kwargs=True)
         try:
-            backbone(self.model)(input_ids=self.input_ids, attention_mask=self.attention_mask, use_cache=False)
-        except BlockReachedError:
-            pass
+            for start in range(0, len(order), step):
+                rows = order[start : start + step].to(self.input_ids.device)
+                mask = self.attention_mask[rows]
+                width = int(mask.sum(dim=1).max())
+                with suppress(BlockReachedError):
+                    backbone(self.model)(
+                        input_ids=self.input_ids[rows, :width], attention_mask=mask[:, :width], use_cache=False
+                    )
+                part = seen.pop("hidden")  # (rows, width, d_model)
+                if hidden is None:
+                    hidden = part.new_zeros(*self.input_ids.shape, part.shape[-1])
+                hidden[rows, :width] = part
         finally:
             handle.remove()
-        return seen["hidden"]
+        return hidden
 
     @contextmanager
     def _upper_blocks(self):
@@ -118,9 +145,11 @@ class Trunk:
             setattr(base, name, blocks)
 
     def logits(self, rows: slice | torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
-        """Logits (N, V) at the scored positions (b, T) of the batch rows ``rows``."""
-        ids, mask = self.input_ids[rows], self.attention_mask[rows]
+        """Logits (N, V) at the scored positions (b, t) of the batch rows ``rows``, each cut to its first
+        t <= T positions (``TeacherForced.trimmed``)."""
+        width = scored.shape[1]
+        ids, mask = self.input_ids[rows][:, :width], self.attention_mask[rows][:, :width]
         if self.hidden is None:
             return scored_logits(self.model, ids, mask, scored)
         with self._upper_blocks():
-            return scored_logits(self.model, ids, mask, scored, inputs_embeds=self.hidden[rows])
+            return scored_logits(self.model, ids, mask, scored, inputs_embeds=self.hidden[rows][:, :width])

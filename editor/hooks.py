@@ -14,20 +14,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .forward import BlockReachedError, Trunk, backbone
+from .forward import BlockReachedError, Trunk, backbone, by_length
 from .model import get_module
 from .tokens import TeacherForced
 
 
 @dataclass
 class Captured:
-    """Per module: keys (N, d_in) and output gradients (N, d_out), fp32, rows in batch order."""
+    """Per module: keys (N, d_in) and output gradients (N, d_out), fp32, in the order of ``rows``."""
 
     keys: dict[str, torch.Tensor]
     grads: dict[str, torch.Tensor]
     loss: float  # mean over edits of each edit's mean target-token NLL, before the edit
     done: torch.Tensor  # (N,) bool: the row's edit already yields every target token (argmax)
-    rows: torch.Tensor  # (b,) the batch rows (edits) captured, in order
+    rows: torch.Tensor  # (b,) the batch rows (edits) captured, in the order of the rows above
     rows_done: torch.Tensor  # (b,) bool: whether each of those edits already yields its target
 
 
@@ -77,7 +77,8 @@ def capture(
 ) -> Captured:
     """Run the teacher-forced batch (in chunks of ``chunk`` rows, 0 = all at once) and capture k, g.
 
-    Each edit's loss only depends on its own row, so chunking gives the same rows. ``trunk`` (built
+    Each edit's loss only depends on its own row, so chunking gives the same rows; chunks take the rows
+    shortest first, each cut to its longest row (``Captured.rows`` says the order). ``trunk`` (built
     once per batch) skips the blocks below the lowest edited one; logits exist only where scored.
     positions: "target" captures the scored positions (the paper); "subject" those and the last token
     of the request's subject (ROME's key: paraphrases share it); "all" every real token.
@@ -85,8 +86,9 @@ def capture(
     only: the batch rows (edits) to run, (b,) indices; None = all of them."""
     modules = [get_module(model, n) for n in names]
     if trunk is None:
-        trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask)
+        trunk = Trunk(model, modules, batch.input_ids, batch.attention_mask, chunk=chunk)
     order = torch.arange(batch.input_ids.shape[0]) if only is None else only.cpu()
+    order = by_length(batch.attention_mask, order)
     size = len(order)
     step = chunk if chunk and chunk > 0 else size
     keys: dict[str, list[torch.Tensor]] = {n: [] for n in names}
@@ -96,7 +98,7 @@ def capture(
     rows_done: list[torch.Tensor] = []
     for start in range(0, size, step):
         rows = order[start : start + step].to(batch.input_ids.device)
-        part = batch.rows(rows)
+        part = batch.rows(rows).trimmed()
         mask = part.scored
         rows_at = {"target": mask, "subject": mask | part.subject, "all": part.attention_mask.bool()}[positions]
         outputs: dict[str, torch.Tensor] = {}

@@ -48,6 +48,11 @@ class TeacherForced:
     def rows(self, rows: slice | torch.Tensor) -> TeacherForced:
         return TeacherForced(*(t[rows] for t in vars(self).values()))
 
+    def trimmed(self) -> TeacherForced:
+        """The same rows cut to the longest one's length: the padding after it changes nothing."""
+        width = int(self.attention_mask.sum(dim=1).max())
+        return TeacherForced(*(t[:, :width] for t in vars(self).values()))
+
 
 def build_batch(
     pairs: list[tuple[list[int], list[int]]],
