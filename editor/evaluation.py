@@ -274,9 +274,17 @@ def evaluate(
     return EvalReport(metrics=metrics, per_request=per_request)
 
 
+def answers_now(loaded: LoadedModel, asks: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """Per distinct (prompt, target): the model's greedy answer (the target's length plus one token) and
+    whether it begins with the target. Each pair is asked once; where the target is the greedy path, the
+    teacher-forced pass is the answer and nothing is decoded."""
+    target_of = {target: target_ids(loaded.tokenizer, target) for _, target in asks}
+    _, answers = _answers(loaded, sorted(set(asks)), target_of, True)
+    return {key: (answer, says_target(answer, key[1])) for key, answer in answers.items()}
+
+
 def says_now(loaded: LoadedModel, requests: list[EditRequest]) -> list[bool]:
-    """Whether the model's greedy answer to each request's prompt begins with its target (each distinct
-    prompt asked once): what a lineage's probe and the benchmark's retention curve ask."""
-    target_of = {r.target: target_ids(loaded.tokenizer, r.target) for r in requests}
-    _, answers = _answers(loaded, sorted({(r.prompt, r.target) for r in requests}), target_of, True)
-    return [says_target(answers[(r.prompt, r.target)], r.target) for r in requests]
+    """Whether the model's greedy answer to each request's prompt begins with its target: what a lineage's
+    probe and the benchmark's retention curve ask."""
+    said = answers_now(loaded, [(r.prompt, r.target) for r in requests])
+    return [said[(r.prompt, r.target)][1] for r in requests]

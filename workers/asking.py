@@ -5,7 +5,6 @@ One rule for "still said" everywhere (the check after every version, the full ch
 editor.generate.says_target on the greedy answer to the fact's prompt.
 """
 
-import itertools
 import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -72,48 +71,27 @@ def locality_probes(line: ModelLine, requests: list[Any]) -> list[Any]:
 def said(
     loaded: Any, asks: list[tuple[Hashable, str, str]], progress: Callable[[int], None] | None = None
 ) -> dict[Hashable, tuple[str, bool]]:
-    """For each (key, prompt, target): key -> (greedy answer to the prompt, whether it begins with the target).
+    """For each (key, prompt, target): key -> (greedy answer to the prompt, whether it begins with the target),
+    by editor.evaluation.answers_now (the target's length plus one token; where the target is the greedy path,
+    one teacher-forced pass and no decoding), in chunks of CHECK_CHUNK with ``progress(done)`` after each."""
+    from editor.evaluation import answers_now
 
-    Prompts whose targets have the same number of tokens are decoded together, for that many tokens plus
-    one (enough to see the target and where its word ends: what the evaluation asks too), in batches of
-    CHECK_CHUNK; ``progress(done)`` after each batch."""
-    from editor import greedy_answers
-    from editor.generate import says_target
-    from editor.tokens import target_ids
-
-    length = {key: len(target_ids(loaded.tokenizer, target)) for key, _, target in asks}
     result: dict[Hashable, tuple[str, bool]] = {}
-    for tokens, same in itertools.groupby(sorted(asks, key=lambda a: length[a[0]]), key=lambda a: length[a[0]]):
-        group = list(same)
-        for start in range(0, len(group), CHECK_CHUNK):
-            chunk = group[start : start + CHECK_CHUNK]
-            answers = greedy_answers(loaded, [prompt for _, prompt, _ in chunk], max_new_tokens=tokens + 1)
-            for (key, _, target), answer in zip(chunk, answers, strict=True):
-                result[key] = (answer, says_target(answer, target))
-            if progress is not None:
-                progress(len(result))
+    for start in range(0, len(asks), CHECK_CHUNK):
+        chunk = asks[start : start + CHECK_CHUNK]
+        answers = answers_now(loaded, [(prompt, target) for _, prompt, target in chunk])
+        for key, prompt, target in chunk:
+            result[key] = answers[(prompt, target)]
+        if progress is not None:
+            progress(len(result))
     return result
 
 
 def still_said(
     loaded: Any, facts: list[FactEdit], progress: Callable[[int], None] | None = None
 ) -> dict[int, tuple[str, bool]]:
-    """fact id -> (answer, whether the greedy answer to its prompt still begins with its target), in batches of
-    CHECK_CHUNK with ``progress(done)`` after each. editor.evaluation.says_now decides, from one teacher-forced
-    pass where the target is the greedy path; only the facts no longer said are decoded here, to record what
-    production answers instead. A fact still said is recorded with its target (its answer begins with it)."""
-    from editor.evaluation import says_now
-
-    result: dict[int, tuple[str, bool]] = {}
-    for start in range(0, len(facts), CHECK_CHUNK):
-        chunk = facts[start : start + CHECK_CHUNK]
-        kept = says_now(loaded, [edit_request(fact, []) for fact in chunk])
-        lost = said(loaded, [(f.pk, f.prompt, f.target) for f, ok in zip(chunk, kept, strict=True) if not ok])
-        for fact, ok in zip(chunk, kept, strict=True):
-            result[fact.pk] = (fact.target, True) if ok else lost[fact.pk]
-        if progress is not None:
-            progress(len(result))
-    return result
+    """fact id -> (what production answers to its prompt, whether that still begins with its target)."""
+    return said(loaded, [(fact.pk, fact.prompt, fact.target) for fact in facts], progress)
 
 
 def facts_that_took(version: ModelVersion, states: Iterable[str], exclude: Iterable[int] = ()) -> list[FactEdit]:

@@ -2,7 +2,7 @@
 teacher-forced pass (target taken) or from decoding (target missed)."""
 
 from editor import Editor, EditorConfig, evaluate, greedy_answers
-from editor.evaluation import says_now
+from editor.evaluation import answers_now, says_now
 from editor.tokens import target_ids
 from tests.editor.conftest import edits, tiny_llama
 
@@ -19,3 +19,6 @@ def test_answers_are_the_greedy_decoders_for_taken_and_missed_edits(tokenizer):
         assert item["answer"] == decoded[0]
         assert [a for a, _ in item["paraphrase_answers"]] == decoded[1:]
     assert says_now(loaded, requests) == said
+    asked = answers_now(loaded, [(r.prompt, r.target) for r in requests])
+    expected = [(item["answer"], item["says_target"]) for item in report.per_request]
+    assert [asked[(r.prompt, r.target)] for r in requests] == expected
