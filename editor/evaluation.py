@@ -66,6 +66,9 @@ class LocalityBaseline:
 class EvalReport:
     metrics: dict[str, float]
     per_request: list[dict]
+    # What the model answers now to the locality probes, as a baseline: a later edit of these same weights
+    # starts from it instead of asking again (``locality_baseline(..., known=)``).
+    locality_now: LocalityBaseline = field(default_factory=LocalityBaseline)
 
 
 @torch.no_grad()
@@ -122,14 +125,20 @@ def sample_text(loaded: LoadedModel, tokens: int, length: int, seed: int = 0) ->
     return seq.cpu().tolist()
 
 
-def locality_baseline(loaded: LoadedModel, probes: list[LocalityProbe]) -> LocalityBaseline:
-    """Record the pre-edit model's predictions on the probes (call before editing)."""
+def locality_baseline(
+    loaded: LoadedModel, probes: list[LocalityProbe], known: LocalityBaseline | None = None
+) -> LocalityBaseline:
+    """Record the pre-edit model's predictions on the probes (call before editing). ``known``: what these
+    same weights were found to answer (``EvalReport.locality_now``); its probes are not asked again."""
     tok = loaded.tokenizer
     base = LocalityBaseline()
     todo = []
     for probe in probes:
         key = (probe.prompt, probe.answer)
         if key in base.entries:
+            continue
+        if known is not None and key in known.entries:
+            base.entries[key] = known.entries[key]
             continue
         p = prompt_ids(tok, probe.prompt)
         todo.append((key, p, target_ids(tok, probe.answer) if probe.answer else None))
@@ -222,14 +231,19 @@ def evaluate(
 
     loc_agree: dict[tuple, float] = {}
     loc_acc: dict[tuple, float] = {}
+    now = LocalityBaseline()
     if locality_baseline is not None and locality_baseline.entries:
         keys = list(locality_baseline.entries)
         preds = scored_predictions(loaded, [locality_baseline.entries[k][:2] for k in keys])
         for key, pred in zip(keys, preds, strict=True):
-            _, cont, before = locality_baseline.entries[key]
+            ids, cont, before = locality_baseline.entries[key]
             loc_agree[key] = _accuracy(pred, before)
             if key[1] is not None:
                 loc_acc[key] = _accuracy(pred, cont)
+            # An unanswered probe is scored along the model's own greedy continuation: the one scored now is
+            # still the model's own only where it predicts every token of it.
+            if key[1] is not None or pred == cont:
+                now.entries[key] = (ids, cont, pred)
 
     per_request = []
     for r in requests:
@@ -271,7 +285,7 @@ def evaluate(
         metrics[PERPLEXITY] = ppl
         if perplexity_before:
             metrics[PERPLEXITY_DRIFT] = ppl / perplexity_before - 1
-    return EvalReport(metrics=metrics, per_request=per_request)
+    return EvalReport(metrics=metrics, per_request=per_request, locality_now=now)
 
 
 def answers_now(loaded: LoadedModel, asks: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, bool]]:

@@ -46,6 +46,10 @@ class LineModel:
     # a recorded version yet). Separate from the weights, which the editor changes in place.
     state: Any = None  # editor.Snapshot
     state_chain: list[str] | None = None
+    # What the weights of one content hash were found to answer when that version was evaluated: the next
+    # batch edits from them and takes its "before" from here (content hash, editor.LocalityBaseline of the
+    # locality probes, perplexity of the fluency text) instead of asking the same weights again.
+    measured: tuple[str, Any, float] | None = None
 
 
 _LINES: "OrderedDict[int, LineModel]" = OrderedDict()
