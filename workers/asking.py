@@ -5,6 +5,7 @@ One rule for "still said" everywhere (the check after every version, the full ch
 editor.generate.says_target on the greedy answer to the fact's prompt.
 """
 
+import itertools
 import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -71,27 +72,48 @@ def locality_probes(line: ModelLine, requests: list[Any]) -> list[Any]:
 def said(
     loaded: Any, asks: list[tuple[Hashable, str, str]], progress: Callable[[int], None] | None = None
 ) -> dict[Hashable, tuple[str, bool]]:
-    """For each (key, prompt, target): key -> (greedy answer to the prompt, whether it begins with the target),
-    by editor.evaluation.answers_now (the target's length plus one token; where the target is the greedy path,
-    one teacher-forced pass and no decoding), in chunks of CHECK_CHUNK with ``progress(done)`` after each."""
-    from editor.evaluation import answers_now
+    """For each (key, prompt, target): key -> (greedy answer to the prompt, whether it begins with the target).
 
+    Prompts whose targets have the same number of tokens are decoded together, for that many tokens plus
+    one (enough to see the target and where its word ends: what the evaluation asks too), in batches of
+    CHECK_CHUNK; ``progress(done)`` after each batch. Decoded outright: for facts not yet applied (the
+    answers before an edit) the target is rarely the greedy path, so a teacher-forced pass first would be
+    wasted."""
+    from editor import greedy_answers
+    from editor.generate import says_target
+    from editor.tokens import target_ids
+
+    length = {key: len(target_ids(loaded.tokenizer, target)) for key, _, target in asks}
     result: dict[Hashable, tuple[str, bool]] = {}
-    for start in range(0, len(asks), CHECK_CHUNK):
-        chunk = asks[start : start + CHECK_CHUNK]
-        answers = answers_now(loaded, [(prompt, target) for _, prompt, target in chunk])
-        for key, prompt, target in chunk:
-            result[key] = answers[(prompt, target)]
-        if progress is not None:
-            progress(len(result))
+    for tokens, same in itertools.groupby(sorted(asks, key=lambda a: length[a[0]]), key=lambda a: length[a[0]]):
+        group = list(same)
+        for start in range(0, len(group), CHECK_CHUNK):
+            chunk = group[start : start + CHECK_CHUNK]
+            answers = greedy_answers(loaded, [prompt for _, prompt, _ in chunk], max_new_tokens=tokens + 1)
+            for (key, _, target), answer in zip(chunk, answers, strict=True):
+                result[key] = (answer, says_target(answer, target))
+            if progress is not None:
+                progress(len(result))
     return result
 
 
 def still_said(
     loaded: Any, facts: list[FactEdit], progress: Callable[[int], None] | None = None
 ) -> dict[int, tuple[str, bool]]:
-    """fact id -> (what production answers to its prompt, whether that still begins with its target)."""
-    return said(loaded, [(fact.pk, fact.prompt, fact.target) for fact in facts], progress)
+    """fact id -> (what the model answers to its prompt, whether that still begins with its target), in chunks
+    of CHECK_CHUNK with ``progress(done)`` after each. editor.evaluation.answers_now: applied facts are mostly
+    still said, and one teacher-forced pass answers for those; only the others are decoded, once."""
+    from editor.evaluation import answers_now
+
+    result: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(facts), CHECK_CHUNK):
+        chunk = facts[start : start + CHECK_CHUNK]
+        answers = answers_now(loaded, [(fact.prompt, fact.target) for fact in chunk])
+        for fact in chunk:
+            result[fact.pk] = answers[(fact.prompt, fact.target)]
+        if progress is not None:
+            progress(len(result))
+    return result
 
 
 def facts_that_took(version: ModelVersion, states: Iterable[str], exclude: Iterable[int] = ()) -> list[FactEdit]:
