@@ -1,6 +1,6 @@
 """Forward passes that score only what an edit needs.
 
-Two savings over ``model(input_ids).logits``:
+Three savings over ``model(input_ids).logits``:
 - logits only at the scored positions: the output head (vocabulary x hidden, 28 M of SmolLM2's
   135 M parameters) runs on the few target positions instead of every position of the batch, and
   a batch's full (B, T, V) logits are never materialised;
@@ -8,7 +8,10 @@ Two savings over ``model(input_ids).logits``:
   so their output is computed once per batch and every closed-form step runs only the blocks
   from the lowest edited one up. This needs a model whose blocks take the hidden state alone
   (rotary positions, no absolute position embedding or scaling added to ``inputs_embeds``); for
-  other families the full stack runs every time (same result, more time).
+  other families the full stack runs every time (same result, more time);
+- no padding to speak of: rows are run in chunks of like length (``by_length``), each chunk cut to its
+  longest row. Batches are right-padded and attention is causal, so no real token ever reads what is
+  cut off.
 """
 
 from __future__ import annotations
