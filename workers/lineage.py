@@ -28,6 +28,15 @@ class LineageError(Exception):
     """A version could not be rebuilt as recorded (its content hash differs, or a delta is missing)."""
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What the weights of one content hash were found to answer when that version was evaluated."""
+
+    content_hash: str
+    locality: Any  # editor.LocalityBaseline: the answers to the locality probes
+    perplexity: float  # of the fluency text
+
+
 @dataclass
 class LineModel:
     key: str
@@ -46,10 +55,9 @@ class LineModel:
     # a recorded version yet). Separate from the weights, which the editor changes in place.
     state: Any = None  # editor.Snapshot
     state_chain: list[str] | None = None
-    # What the weights of one content hash were found to answer when that version was evaluated: the next
-    # batch edits from them and takes its "before" from here (content hash, editor.LocalityBaseline of the
-    # locality probes, perplexity of the fluency text) instead of asking the same weights again.
-    measured: tuple[str, Any, float] | None = None
+    # The last version this worker evaluated: a next batch that edits from it takes its "before" from here
+    # instead of asking the same weights again.
+    measured: Measured | None = None
 
 
 _LINES: "OrderedDict[int, LineModel]" = OrderedDict()

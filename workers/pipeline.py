@@ -161,9 +161,9 @@ def edit_and_evaluate(
     answered = [by_id[i] for i in inputs.answered]
     with stages.timed("evaluate"):
         # Start's own evaluation already asked these weights (a warm worker that built it): not asked again.
-        known = model.measured if model.measured is not None and model.measured[0] == start.content_hash else None
-        baseline = locality_baseline(model.loaded, inputs.probes, known=known[1] if known else None)
-        perplexity_before = known[2] if known else perplexity(model.loaded, model.fluency_text)
+        known = model.measured if model.measured and model.measured.content_hash == start.content_hash else None
+        baseline = locality_baseline(model.loaded, inputs.probes, known=known.locality if known else None)
+        perplexity_before = known.perplexity if known else perplexity(model.loaded, model.fluency_text)
         unknown = {r.prompt: r.target for r in answered if r.prompt not in inputs.known_answers}
         decoded = said(model.loaded, [(prompt, prompt, target) for prompt, target in unknown.items()])
         before = {**inputs.known_answers, **{prompt: answer for prompt, (answer, _) in decoded.items()}}
@@ -203,7 +203,7 @@ def edit_and_evaluate(
         )
         rechecked = still_said(model.loaded, inputs.rechecked)
     if not failure and names.PERPLEXITY in report.metrics:
-        model.measured = (content_hash, report.locality_now, report.metrics[names.PERPLEXITY])
+        model.measured = lineage.Measured(content_hash, report.locality_now, report.metrics[names.PERPLEXITY])
     metrics = {key: float(value) for key, value in report.metrics.items()}
     if rechecked:
         metrics[GENERATION_RETENTION] = sum(said for _, said in rechecked.values()) / len(rechecked)
