@@ -71,17 +71,26 @@ class EvalReport:
     locality_now: LocalityBaseline = field(default_factory=LocalityBaseline)
 
 
+def _scored_logits(
+    loaded: LoadedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, scored: torch.Tensor
+) -> torch.Tensor:
+    """Logits (N, V) at the scored positions, through the model's trunk cache where its owner keeps one."""
+    if loaded.trunk_cache is not None:
+        return loaded.trunk_cache.scored_logits(input_ids, attention_mask, scored)
+    return scored_logits(loaded.model, input_ids, attention_mask, scored)
+
+
 @torch.no_grad()
 def scored_predictions(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]]) -> list[list[int]]:
     """For each (prompt ids, continuation ids): the argmax token at every continuation position."""
     out: list[list[int]] = []
-    model, ctx, pad = loaded.model, loaded.context_length, pad_id(loaded.tokenizer)
+    ctx, pad = loaded.context_length, pad_id(loaded.tokenizer)
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))  # less padding
     results: dict[int, list[int]] = {}
     for start in range(0, len(order), EVAL_BATCH):
         idx = order[start : start + EVAL_BATCH]
         batch = build_batch([pairs[i] for i in idx], ctx, pad).to(loaded.device)
-        logits = scored_logits(model, batch.input_ids, batch.attention_mask, batch.scored)  # (N, V)
+        logits = _scored_logits(loaded, batch.input_ids, batch.attention_mask, batch.scored)  # (N, V)
         preds = logits.argmax(dim=-1).cpu().split(batch.scored.sum(dim=1).tolist())
         for row, i in enumerate(idx):
             results[i] = preds[row].tolist()
@@ -162,8 +171,10 @@ def perplexity(loaded: LoadedModel, text: str) -> float:
         chunk = ids[start : start + window]
         if len(chunk) < 2:
             break
-        t = torch.tensor([chunk], device=loaded.device)
-        logits = loaded.model(input_ids=t).logits[0, :-1].float()
+        t = torch.tensor([chunk], device=loaded.device)  # (1, L)
+        scored = torch.ones_like(t, dtype=torch.bool)
+        scored[0, -1] = False  # the last token predicts nothing scored
+        logits = _scored_logits(loaded, t, torch.ones_like(t), scored).float()  # (L - 1, V)
         nll = torch.nn.functional.cross_entropy(logits, t[0, 1:], reduction="sum")
         total += float(nll)
         count += len(chunk) - 1

@@ -12,6 +12,8 @@ Three savings over ``model(input_ids).logits``:
 - no padding to speak of: rows are run in chunks of like length (``by_length``), each chunk cut to its
   longest row. Batches are right-padded and attention is causal, so no real token ever reads what is
   cut off.
+Beyond one batch, ``editor.trunk_cache`` keeps the same block inputs per token sequence for a model whose
+lower blocks never change (a line's versions), so re-asking a prompt runs only the upper blocks.
 """
 
 from __future__ import annotations
@@ -70,6 +72,68 @@ class BlockReachedError(Exception):
     """Raised by a hook to end a forward pass once what it needed has been seen."""
 
 
+def lowest_block(model: nn.Module, edited: list[nn.Module]) -> int | None:
+    """Index of the lowest block holding an edited module; None where the family cannot be cut there."""
+    if getattr(model.config, "model_type", "") not in _TRUNCATABLE:
+        return None
+    blocks = block_list(model)
+    if blocks is None:
+        return None
+    owners = []
+    for module in edited:
+        owner = next((i for i, b in enumerate(blocks) if any(m is module for m in b.modules())), None)
+        if owner is None:
+            return None
+        owners.append(owner)
+    return min(owners)
+
+
+@torch.no_grad()
+def block_inputs(
+    model: nn.Module, index: int, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, chunk: int = 0
+) -> torch.Tensor:
+    """The input (B, T, d_model) of block ``index`` for a right-padded batch, run in chunks of ``chunk`` rows
+    (0: all at once), shortest first, each cut to its longest row (what is cut off is never read)."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def grab(_module, args, kwargs):
+        seen["hidden"] = (args[0] if args else kwargs["hidden_states"]).detach()
+        raise BlockReachedError
+
+    order = by_length(attention_mask, torch.arange(input_ids.shape[0]))
+    step = chunk if chunk > 0 else len(order)
+    hidden: torch.Tensor | None = None
+    handle = block_list(model)[index].register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        for start in range(0, len(order), step):
+            rows = order[start : start + step].to(input_ids.device)
+            mask = attention_mask[rows]
+            width = int(mask.sum(dim=1).max())
+            with suppress(BlockReachedError):
+                backbone(model)(input_ids=input_ids[rows, :width], attention_mask=mask[:, :width], use_cache=False)
+            part = seen.pop("hidden")  # (rows, width, d_model)
+            if hidden is None:
+                hidden = part.new_zeros(*input_ids.shape, part.shape[-1])
+            hidden[rows, :width] = part
+    finally:
+        handle.remove()
+    return hidden
+
+
+@contextmanager
+def upper_blocks(model: nn.Module, start: int):
+    """Within: the backbone holds only blocks ``start`` and above (it then takes their input as
+    ``inputs_embeds``)."""
+    base = backbone(model)
+    blocks = block_list(model)
+    name = next(a for a in ("layers", "h", "blocks") if getattr(base, a, None) is blocks)
+    setattr(base, name, nn.ModuleList(list(blocks)[start:]))
+    try:
+        yield
+    finally:
+        setattr(base, name, blocks)
+
+
 class Trunk:
     """The input of the lowest edited block for one batch, computed once; ``logits`` then runs the
     blocks from there up. Falls back to the whole model where the family cannot be cut."""
@@ -86,66 +150,10 @@ class Trunk:
         self.model = model
         self.input_ids = input_ids  # (B, T)
         self.attention_mask = attention_mask  # (B, T)
-        self.start = self._lowest_block(edited)
+        self.start = lowest_block(model, edited)
         self.hidden: torch.Tensor | None = None  # (B, T, d_model): input of block ``start``
         if self.start is not None and self.start > 0:
-            self.hidden = self._block_input(self.start, chunk)
-
-    def _lowest_block(self, edited: list[nn.Module]) -> int | None:
-        if getattr(self.model.config, "model_type", "") not in _TRUNCATABLE:
-            return None
-        blocks = block_list(self.model)
-        if blocks is None:
-            return None
-        owners = []
-        for module in edited:
-            owner = next((i for i, b in enumerate(blocks) if any(m is module for m in b.modules())), None)
-            if owner is None:
-                return None
-            owners.append(owner)
-        return min(owners)
-
-    @torch.no_grad()
-    def _block_input(self, index: int, chunk: int) -> torch.Tensor:
-        """The input (B, T, d_model) of block ``index``, run in chunks of ``chunk`` rows (0: all at once),
-        shortest first, each cut to its longest row; right padding, so what is cut off is never read."""
-        seen: dict[str, torch.Tensor] = {}
-
-        def grab(_module, args, kwargs):
-            seen["hidden"] = (args[0] if args else kwargs["hidden_states"]).detach()
-            raise BlockReachedError
-
-        order = by_length(self.attention_mask, torch.arange(self.input_ids.shape[0]))
-        step = chunk if chunk > 0 else len(order)
-        hidden: torch.Tensor | None = None
-        handle = block_list(self.model)[index].register_forward_pre_hook(grab, with_kwargs=True)
-        try:
-            for start in range(0, len(order), step):
-                rows = order[start : start + step].to(self.input_ids.device)
-                mask = self.attention_mask[rows]
-                width = int(mask.sum(dim=1).max())
-                with suppress(BlockReachedError):
-                    backbone(self.model)(
-                        input_ids=self.input_ids[rows, :width], attention_mask=mask[:, :width], use_cache=False
-                    )
-                part = seen.pop("hidden")  # (rows, width, d_model)
-                if hidden is None:
-                    hidden = part.new_zeros(*self.input_ids.shape, part.shape[-1])
-                hidden[rows, :width] = part
-        finally:
-            handle.remove()
-        return hidden
-
-    @contextmanager
-    def _upper_blocks(self):
-        base = backbone(self.model)
-        blocks = block_list(self.model)
-        name = next(a for a in ("layers", "h", "blocks") if getattr(base, a, None) is blocks)
-        setattr(base, name, nn.ModuleList(list(blocks)[self.start :]))
-        try:
-            yield
-        finally:
-            setattr(base, name, blocks)
+            self.hidden = block_inputs(model, self.start, input_ids, attention_mask, chunk=chunk)
 
     def logits(self, rows: slice | torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
         """Logits (N, V) at the scored positions (b, t) of the batch rows ``rows``, each cut to its first
@@ -154,5 +162,5 @@ class Trunk:
         ids, mask = self.input_ids[rows][:, :width], self.attention_mask[rows][:, :width]
         if self.hidden is None:
             return scored_logits(self.model, ids, mask, scored)
-        with self._upper_blocks():
+        with upper_blocks(self.model, self.start):
             return scored_logits(self.model, ids, mask, scored, inputs_embeds=self.hidden[rows][:, :width])

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .errors import EditorError
+
+if TYPE_CHECKING:
+    from .trunk_cache import TrunkCache
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -40,6 +44,16 @@ class LoadedModel:
     device: torch.device
     family: str
     name: str
+    # Set by an owner that only ever writes the modules it edits (a worker's line): teacher-forced passes then
+    # reuse the lower blocks' output per prompt (editor/trunk_cache.py). None: every pass runs the whole model.
+    trunk_cache: TrunkCache | None = None
+
+    def keep_trunk(self, modules: list[str], budget_bytes: int) -> None:
+        """Remember, per token sequence, the input of the lowest block among ``modules`` (dotted names): the
+        caller promises that nothing below them changes (a change in place is detected and drops the cache)."""
+        from .trunk_cache import TrunkCache
+
+        self.trunk_cache = TrunkCache(self.model, [get_module(self.model, n) for n in modules], budget_bytes)
 
     @property
     def context_length(self) -> int:
