@@ -90,7 +90,8 @@ def line_model(line: ModelLine) -> LineModel:
     config = editor_config(loaded, line.edited_modules, line.editor_settings)
     # Only config.modules are ever written in this model: the blocks below them answer a prompt the same way
     # in every version, so what they computed is kept for the probes and facts asked again after each batch.
-    loaded.keep_trunk(config.modules, settings.AMEND_WORKER_TRUNK_CACHE_MB * 2**20)
+    if settings.AMEND_WORKER_TRUNK_CACHE_MB > 0:
+        loaded.keep_trunk(config.modules, settings.AMEND_WORKER_TRUNK_CACHE_MB * 2**20)
     base = Snapshot.capture(loaded, config.modules)
     prepared = Editor(loaded, config).prepare()
     model = LineModel(

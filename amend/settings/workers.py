@@ -29,7 +29,7 @@ AMEND_WORKER_CACHE_DIR = Path(os.environ.get("AMEND_WORKER_CACHE_DIR", VAR_DIR /
 # Model lines whose model a worker keeps loaded at once (least recently used out).
 AMEND_WORKER_MAX_LINES = int(os.environ.get("AMEND_WORKER_MAX_LINES", "2"))
 # Per loaded line, MiB of the lower blocks' output a worker keeps per prompt it asks (editor/trunk_cache.py):
-# re-asking the locality probes and earlier facts after each version then runs only the upper blocks.
+# re-asking the locality probes and earlier facts after each version then runs only the upper blocks (0: off).
 AMEND_WORKER_TRUNK_CACHE_MB = int(os.environ.get("AMEND_WORKER_TRUNK_CACHE_MB", "256"))
 # A version stores a dense snapshot of its edited modules once the deltas since the nearest snapshot
 # hold this many rank-1 terms: a rebuild then adds fewer (workers/lineage.py; figures: bench lineage).
