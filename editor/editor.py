@@ -130,6 +130,11 @@ class UltraEdit(Editor):
         self.last_losses = []
         modules = [get_module(self.loaded.model, n) for n in self.config.modules]
         trunk = Trunk(self.loaded.model, modules, batch.input_ids, batch.attention_mask, chunk=self.config.chunk)
+        if self.loaded.trunk_cache is not None and trunk.hidden is not None:
+            # The lower blocks are the same after the edit: its rows are the evaluation's prompts and targets.
+            self.loaded.trunk_cache.remember(
+                trunk.start, batch.input_ids, batch.attention_mask, batch.scored, trunk.hidden
+            )
         active = None  # the batch rows the next step captures (None: all)
         for step_index in range(self._steps()):
             cap = self._capture(batch, trunk, active)

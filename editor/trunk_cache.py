@@ -7,6 +7,10 @@ default modules (blocks 16-24 of 30) a teacher-forced pass costs about half. The
 same logits as the whole model (right padding, causal attention: a real token's hidden state does not
 depend on the rows beside it), up to the rounding of a different batch shape.
 
+A row is kept up to its last scored position: nothing after it is read (causal attention), so "prompt +
+target + any token" is one key, and an edit's own rows (prompt + target + the answer's end, ``remember``)
+answer the evaluation's pass over the same prompt and target after the edit.
+
 The cache is bounded in bytes (least recently used out) and dropped whenever a parameter below the cut
 is written in place (its version counter moves), so a caller that changes the lower blocks after all
 gets the new weights' answers, only slower.
@@ -47,6 +51,18 @@ class TrunkCache:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def _fresh(self) -> None:
+        if self._versions() != self._stamp:  # the lower blocks were written: what is kept is stale
+            self.clear()
+            self._stamp = self._versions()
+
+    @staticmethod
+    def _reach(attention_mask: torch.Tensor, scored: torch.Tensor) -> list[int]:
+        """Per row, the positions read: up to its last scored one (its whole length where none is scored)."""
+        width = scored.shape[1]
+        last = torch.where(scored.any(dim=1), width - scored.flip(1).int().argmax(dim=1), attention_mask.sum(dim=1))
+        return last.tolist()
+
     @torch.no_grad()
     def scored_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, scored: torch.Tensor
@@ -54,20 +70,23 @@ class TrunkCache:
         """``forward.scored_logits`` of a right-padded batch (B, T): logits (N, V) at the scored positions."""
         if self.start is None:
             return scored_logits(self.model, input_ids, attention_mask, scored)
-        if self._versions() != self._stamp:  # the lower blocks were written: what is kept is stale
-            self.clear()
-            self._stamp = self._versions()
-        lengths = attention_mask.sum(dim=1).tolist()
-        keys = [tuple(row[:n]) for row, n in zip(input_ids.tolist(), lengths, strict=True)]
+        self._fresh()
+        reach = self._reach(attention_mask, scored)
+        width = max(reach)
+        input_ids, scored = input_ids[:, :width], scored[:, :width]  # nothing after a row's reach is read
+        attention_mask = (
+            torch.arange(width, device=input_ids.device) < torch.tensor(reach, device=input_ids.device)[:, None]
+        ).long()
+        keys = [tuple(row[:n]) for row, n in zip(input_ids.tolist(), reach, strict=True)]
         fresh: dict[tuple[int, ...], torch.Tensor] = {}
         missing = [i for i, key in enumerate(keys) if key not in self._rows]
         if missing:
             rows = torch.tensor(missing, device=input_ids.device)
-            computed = block_inputs(self.model, self.start, input_ids[rows], attention_mask[rows])  # (m, T, d)
+            computed = block_inputs(self.model, self.start, input_ids[rows], attention_mask[rows])  # (m, W, d)
             self.computed_rows += len(missing)
             for j, i in enumerate(missing):
-                fresh[keys[i]] = computed[j, : lengths[i]].clone()  # (t, d_model)
-        hidden: torch.Tensor | None = None  # (B, T, d_model)
+                fresh[keys[i]] = computed[j, : reach[i]].clone()  # (t, d_model)
+        hidden: torch.Tensor | None = None  # (B, W, d_model)
         for i, key in enumerate(keys):
             row = fresh.get(key)
             if row is None:
@@ -75,11 +94,29 @@ class TrunkCache:
                 self._rows.move_to_end(key)
             if hidden is None:
                 hidden = row.new_zeros(*input_ids.shape, row.shape[-1])
-            hidden[i, : lengths[i]] = row
+            hidden[i, : reach[i]] = row
         for key, row in fresh.items():
             self._keep(key, row)
         with upper_blocks(self.model, self.start):
             return scored_logits(self.model, input_ids, attention_mask, scored, inputs_embeds=hidden)
+
+    def remember(
+        self,
+        start: int,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        scored: torch.Tensor,
+        hidden: torch.Tensor,
+    ) -> None:
+        """Keep rows whose input (B, T, d_model) of block ``start`` a caller computed anyway (an edit's trunk)."""
+        if start != self.start:
+            return
+        self._fresh()
+        keys = input_ids.tolist()
+        for i, n in enumerate(self._reach(attention_mask, scored)):
+            key = tuple(keys[i][:n])
+            if key not in self._rows:
+                self._keep(key, hidden[i, :n].detach().clone())
 
     def _keep(self, key: tuple[int, ...], row: torch.Tensor) -> None:
         size = row.numel() * row.element_size()

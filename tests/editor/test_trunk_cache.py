@@ -7,7 +7,7 @@ import torch
 from editor.evaluation import answers_now, perplexity, scored_predictions
 from editor.model import get_module
 from editor.tokens import prompt_ids, target_ids
-from tests.editor.conftest import tiny_gpt2, tiny_llama
+from tests.editor.conftest import edits, tiny_gpt2, tiny_llama
 
 EDITED = ["model.layers.2.mlp.down_proj"]  # blocks 0 and 1 are below the cut
 ASKED = [
@@ -29,10 +29,11 @@ def answers(loaded) -> tuple[list[list[int]], float, dict]:
     return scored_predictions(loaded, pairs(tok)), perplexity(loaded, TEXT), answers_now(loaded, ASKED)
 
 
-def without_cache(loaded) -> tuple[list[list[int]], float, dict]:
+def without_cache(loaded, asked: list[tuple[str, str]] | None = None):
+    """``answers`` (or, given ``asked``, ``answers_now`` of them) through the whole model."""
     cache, loaded.trunk_cache = loaded.trunk_cache, None
     try:
-        return answers(loaded)
+        return answers(loaded) if asked is None else answers_now(loaded, asked)
     finally:
         loaded.trunk_cache = cache
 
@@ -96,3 +97,21 @@ def test_a_family_that_cannot_be_cut_runs_the_whole_model(tokenizer):
 
     assert_same(answers(loaded), without_cache(loaded))
     assert len(loaded.trunk_cache) == 0
+
+
+def test_an_edits_own_rows_answer_the_evaluation_of_its_facts_without_running_the_lower_blocks(tokenizer):
+    from editor import Editor, EditorConfig
+
+    loaded = tiny_llama(tokenizer)
+    loaded.keep_trunk(EDITED, budget_bytes=1 << 20)
+    config = EditorConfig.for_model(loaded, method="amend", modules=EDITED, calibrate=0, mu=0.0, nu=0.0)
+    facts = edits()
+    Editor(loaded, config).apply(facts)
+    computed = loaded.trunk_cache.computed_rows
+
+    asked = [(r.prompt, r.target) for r in facts]
+    said = answers_now(loaded, asked)
+
+    assert said == without_cache(loaded, asked)
+    # Every prompt + target was a row of the edit: the evaluation ran only the upper blocks for them.
+    assert loaded.trunk_cache.computed_rows == computed
