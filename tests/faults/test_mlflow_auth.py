@@ -3,6 +3,7 @@ basic-auth` with docker/mlflow-auth.ini: anonymous requests are refused, and the
 through MLflow's own client settings (MLFLOW_TRACKING_USERNAME / _PASSWORD), records as before."""
 
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -31,6 +32,7 @@ def mlflow_with_auth(tmp_path, monkeypatch, settings):
          str(port), "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination",
          str(tmp_path / "artifacts"), "--workers", "1"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "mlflow.log").open("w"),
+        start_new_session=True,  # its own process group: the server's uvicorn and job runners go with it
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -38,7 +40,7 @@ def mlflow_with_auth(tmp_path, monkeypatch, settings):
         settings.MLFLOW_TRACKING_URI = url
         yield url
     finally:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)  # not server.kill(): that would orphan the server's children
         server.wait(timeout=10)
 
 
