@@ -57,11 +57,15 @@ class TrunkCache:
             self._stamp = self._versions()
 
     @staticmethod
-    def _reach(attention_mask: torch.Tensor, scored: torch.Tensor) -> list[int]:
-        """Per row, the positions read: up to its last scored one (its whole length where none is scored)."""
+    def _keys(
+        input_ids: torch.Tensor, attention_mask: torch.Tensor, scored: torch.Tensor
+    ) -> tuple[list[tuple[int, ...]], list[int]]:
+        """Per row, its key (the tokens up to its last scored position: nothing after is read) and that
+        length, the row's reach (its whole length where nothing is scored)."""
         width = scored.shape[1]
         last = torch.where(scored.any(dim=1), width - scored.flip(1).int().argmax(dim=1), attention_mask.sum(dim=1))
-        return last.tolist()
+        reach = last.tolist()
+        return [tuple(row[:n]) for row, n in zip(input_ids.tolist(), reach, strict=True)], reach
 
     @torch.no_grad()
     def scored_logits(
@@ -71,13 +75,12 @@ class TrunkCache:
         if self.start is None:
             return scored_logits(self.model, input_ids, attention_mask, scored)
         self._fresh()
-        reach = self._reach(attention_mask, scored)
+        keys, reach = self._keys(input_ids, attention_mask, scored)
         width = max(reach)
         input_ids, scored = input_ids[:, :width], scored[:, :width]  # nothing after a row's reach is read
         attention_mask = (
             torch.arange(width, device=input_ids.device) < torch.tensor(reach, device=input_ids.device)[:, None]
         ).long()
-        keys = [tuple(row[:n]) for row, n in zip(input_ids.tolist(), reach, strict=True)]
         fresh: dict[tuple[int, ...], torch.Tensor] = {}
         missing = [i for i, key in enumerate(keys) if key not in self._rows]
         if missing:
@@ -112,9 +115,8 @@ class TrunkCache:
         if start != self.start:
             return
         self._fresh()
-        keys = input_ids.tolist()
-        for i, n in enumerate(self._reach(attention_mask, scored)):
-            key = tuple(keys[i][:n])
+        keys, reach = self._keys(input_ids, attention_mask, scored)
+        for i, (key, n) in enumerate(zip(keys, reach, strict=True)):
             if key not in self._rows:
                 self._keep(key, hidden[i, :n].detach().clone())
 
