@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from bench.memory import PeakMemory
+from bench.questions import by_question, question_of
 from bench.report import print_table, turn_shares
 from editor import (
     Editor,
@@ -185,7 +186,6 @@ class _AmendSide:
         self.turns = [[replace(r, paraphrases=[]) for r in turn] for turn in turns]
         self.editor = Editor(loaded, config)
         self.repairs: list[EditRequest] = []  # earlier edits found no longer said, re-applied next turn
-        self.took: list[EditRequest] = []  # edits said right after their own turn: the lineage's applied facts
 
     def edit_turn(self, index: int) -> dict:
         delta = self.editor.apply(self.turns[index] + self.repairs)
@@ -193,23 +193,15 @@ class _AmendSide:
         return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses, "repaired": repaired}
 
 
-def repair_check(loaded, side: _AmendSide, done: int, sample: int, seed: int) -> dict:
-    """The lineage's probe after turn ``done``, as the platform's: the turn's own edits that took join the
-    applied ones (an edit that never took is not retried: on the platform it "did not take"); a seeded sample
-    of the earlier applied edits is asked, and those no longer said (regressed) become rows of the next turn's
-    batch."""
+def repair_check(loaded, side: _AmendSide, applied: list[EditRequest], done: int, sample: int, seed: int) -> dict:
+    """The lineage's probe after turn ``done``, as the platform's: a seeded sample of the edits ``applied``
+    (said right after their own turn, before this one: an edit that never took is not retried, on the
+    platform it "did not take") is asked, and those no longer said (regressed) become rows of the next
+    turn's batch."""
     started = time.perf_counter()
-    earlier = list(side.took)  # applied in turns before this one: what this turn may have worn down
-    own = side.turns[done - 1]
-    side.took += [r for r, ok in zip(own, says_now(loaded, own), strict=True) if ok]
-    asked = random.Random(seed * 100_003 + done).sample(earlier, min(sample, len(earlier)))
+    asked = random.Random(seed * 100_003 + done).sample(applied, min(sample, len(applied)))
     side.repairs = [r for r, ok in zip(asked, says_now(loaded, asked), strict=True) if not ok]
-    return {
-        "took": len(side.took),
-        "asked": len(asked),
-        "regressed": len(side.repairs),
-        "check_s": time.perf_counter() - started,
-    }
+    return {"asked": len(asked), "regressed": len(side.repairs), "check_s": time.perf_counter() - started}
 
 
 def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:
@@ -255,6 +247,7 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     setup_s = time.perf_counter() - t0
 
     per_turn: list[dict] = []
+    took: list[EditRequest] = []  # said right after their own turn: what the platform calls applied
     curve: list[dict] = []  # after some turns: the share of each earlier turn's prompts still said
     curve_every = args.curve_every or max(1, len(turns) // 10)
     for turn, batch_requests in enumerate(turns, start=1):
@@ -286,11 +279,15 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
             }
         )
         print(f"{method}: turn {turn}/{len(turns)} edited in {latency:.2f} s", file=sys.stderr, flush=True)
+        applied = list(took)  # before this turn: what it may have worn down
+        own = says_now(loaded, batch_requests)
+        took += [r for r, ok in zip(batch_requests, own, strict=True) if ok]
+        per_turn[-1]["took"] = sum(own)
         if turn < len(turns) and turn % curve_every == 0:
             said = says_now(loaded, [r for t in turns[:turn] for r in t])
             curve.append({"after_turn": turn, "said": turn_shares(said, turns)})
         if turn < len(turns) and args.repair and method == "amend":
-            per_turn[-1]["repair"] = repair_check(loaded, side, turn, args.repair, args.seed)
+            per_turn[-1]["repair"] = repair_check(loaded, side, applied, turn, args.repair, args.seed)
 
     if method == "published":
         loaded = side.loaded(loaded.tokenizer)  # its gradients dropped before scoring
@@ -304,6 +301,8 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         perplexity_before=ppl_before,
     )
     eval_s = time.perf_counter() - started
+    said_now = {(item["prompt"], item["target"]) for item in report.per_request if item.get("says_target")}
+    earlier_took = [r for r in took if r not in turns[-1]]
     curve.append({"after_turn": len(turns), "said": turn_shares([i["says_target"] for i in report.per_request], turns)})
     if method == "published":
         side.close()
@@ -322,6 +321,12 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         "edits_per_s": len(requests) / edit_s if edit_s else float("nan"),
         "eval_s": eval_s,
         "retention_curve": curve,
+        # Of the edits of turns 1..T-1 that took at their own turn, the share still said after turn T: fading
+        # apart from never taking (the table's greedy retention counts both).
+        "retention_of_took": (
+            sum((r.prompt, r.target) in said_now for r in earlier_took) / len(earlier_took) if earlier_took else None
+        ),
+        "by_question": by_question(requests, report.per_request, question_of(args.data, len(requests) + skipped)),
         "repaired": sum(t.get("repaired", 0) for t in per_turn),
         "edit_s": edit_s,
         "setup_s": setup_s,

@@ -36,6 +36,11 @@ def _fmt(x) -> str:
     return str(x)
 
 
+def _pair(part: dict) -> str:
+    """Greedy ES / GS of one group of records (how many it holds: the JSON)."""
+    return f"{_fmt(part[GENERATION_EFFICACY])}/{_fmt(part[GENERATION_GENERALIZATION])}"
+
+
 ROWS = [
     ("ES (efficacy, token)", lambda r: r["metrics"].get(TOKEN_EFFICACY)),
     ("GS (generalization, token)", lambda r: r["metrics"].get(TOKEN_GENERALIZATION)),
@@ -45,7 +50,11 @@ ROWS = [
     ("LS accuracy vs loc_ans", lambda r: r["metrics"].get(LOCALITY_ACCURACY)),
     ("retention (turns 1..T-1)", lambda r: r["metrics"].get(TOKEN_RETENTION)),
     ("retention says target (greedy)", lambda r: r["metrics"].get(GENERATION_RETENTION)),
+    ("retention, of what took", lambda r: r.get("retention_of_took")),
     ("perplexity drift", lambda r: r["metrics"].get(PERPLEXITY_DRIFT)),
+    ("greedy ES/GS, one-target qs", lambda r: _pair(r["by_question"]["single_target"])),
+    ("greedy ES/GS, contradicted qs", lambda r: _pair(r["by_question"]["several_targets"])),
+    ("one answer per q., at most", lambda r: r["by_question"]["one_answer_bound"]),
     (
         "ES / GS before editing",
         lambda r: f"{r['before'].get(TOKEN_EFFICACY, 0):.3f}/{r['before'].get(TOKEN_GENERALIZATION, 0):.3f}",

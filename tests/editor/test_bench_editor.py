@@ -74,9 +74,11 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
         assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
         assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
         assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
+        # No record names its true answer here: each is a question of its own, with one target.
+        assert r["by_question"]["single_target"]["records"] == 4 and r["by_question"]["several_targets"]["records"] == 0
     # After turn 1 nothing was applied before it: amend's repair loop asks nothing yet, it notes what took.
     amend = results[1]
-    assert amend["per_turn"][0]["repair"]["asked"] == 0 and 0 <= amend["per_turn"][0]["repair"]["took"] <= 2
+    assert amend["per_turn"][0]["repair"]["asked"] == 0 and 0 <= amend["per_turn"][0]["took"] <= 2
     assert "repair" not in results[0]["per_turn"][0]  # the faithful rule runs as published
 
 
@@ -87,11 +89,18 @@ def test_the_repair_loop_re_applies_only_earlier_edits_that_took_and_regressed(m
     settings = ["--method", "amend", "--set", "amend.lr=0.003", "--repair", "9", "--device", "cpu"]
     code = main([*argv, *settings, "--in-process", "--json", str(out)])
     assert code == 0
-    turns = json.loads(out.read_text())["results"][0]["per_turn"]
+    result = json.loads(out.read_text())["results"][0]
+    turns = result["per_turn"]
     checks = [t["repair"] for t in turns[:-1]]
-    for before, check in zip([0] + [c["took"] for c in checks], checks, strict=False):
-        assert check["asked"] == before  # every edit that took in an earlier turn (9 >= all), none that did not
+    took_before = 0
+    for turn, check in zip(turns, checks, strict=False):
+        assert check["asked"] == took_before  # every edit that took in an earlier turn (9 >= all), none that did not
         assert check["regressed"] <= check["asked"]
+        took_before += turn["took"]
+    if took_before:  # of the edits of turns 1-3 that took, the share still said after turn 4
+        assert 0.0 <= result["retention_of_took"] <= 1.0
+    else:
+        assert result["retention_of_took"] is None
     for check, following in zip(checks, turns[1:], strict=True):
         assert following["repaired"] == check["regressed"]  # the regressed are rows of the next turn
 
@@ -117,3 +126,35 @@ def test_bench_bad_input_is_one_line_and_exit_code_2(model_dir, tmp_path, capsys
     assert code == 2
     assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_figures_are_split_by_whether_a_question_carries_one_target_or_several(tmp_path):
+    """Two wordings of one question (same subject and true answer) with different targets can't both be
+    said by a model that answers the question one way: the bench reports them apart, with the bound."""
+    from bench.questions import by_question, question_of
+    from editor import read_zsre
+
+    rows = [
+        {"src": "Who designed Lahti Town Hall?", "alt": "Alfred Lahti", "answers": ["Eliel Saarinen"]},
+        {"src": "Which architect made Lahti Town Hall?", "alt": "Aki Kaurismäki", "answers": ["Eliel Saarinen"]},
+        {"src": "Who was the architect of Lahti Town Hall?", "alt": "alfred  lahti", "answers": ["Eliel Saarinen"]},
+        {"src": "What country is Shmavon from?", "alt": "Yemen", "answers": ["Armenia"]},
+        {"src": "Which country is Shmavon from?", "alt": "Yemen", "answers": ["Armenia"]},
+    ]
+    for row in rows:
+        subject = "Shmavon" if "Shmavon" in row["src"] else "Lahti"
+        row.update(rephrase=row["src"].replace("?", " then?"), subject=subject)
+    data = write_data(tmp_path / "q.jsonl", rows)
+    requests = read_zsre(data)
+    said = [True, False, False, True, True]
+    per_request = [
+        {"says_target": s, "paraphrases_say_target": float(s), TOKEN_EFFICACY: 1.0, TOKEN_GENERALIZATION: 0.5}
+        for s in said
+    ]
+    split = by_question(requests, per_request, question_of(data, len(requests)))
+    assert split["questions"] == 2
+    assert split["single_target"]["records"] == 2 and split["single_target"][GENERATION_EFFICACY] == 1.0
+    assert split["several_targets"]["records"] == 3
+    assert split["several_targets"][GENERATION_EFFICACY] == pytest.approx(1 / 3)
+    # At best: "Alfred Lahti" (said twice, case and spacing aside) and "Yemen" twice, of five records.
+    assert split["one_answer_bound"] == pytest.approx(4 / 5)
