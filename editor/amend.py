@@ -172,7 +172,8 @@ class Amend(UltraEdit):
         (prefixed) then join, and a new line's first batch does not wait for five times the capture (38 s
         against 5 s on a 2-core CPU)."""
         requests = calibration_requests(self.config.calibrate)
-        self._update_normalizer(self._capture(self._teacher_forced(requests, prefixed=False)))
+        weight = self.config.calibrate_rows or None
+        self._update_normalizer(self._capture(self._teacher_forced(requests, prefixed=False)), weight)
 
     # -- preservation -----------------------------------------------------------------------------
     def _general_token_rows(self) -> list[list[int]]:

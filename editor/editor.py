@@ -174,14 +174,16 @@ class UltraEdit(Editor):
     def _shape_keys(self) -> set[str]:
         return {shape_key(*in_out_dims(get_module(self.loaded.model, n))) for n in self.config.modules}
 
-    def _update_normalizer(self, cap: Captured) -> None:
-        """Merge the captured rows of every module of a shape before any row is normalised."""
+    def _update_normalizer(self, cap: Captured, rows_per_module: int | None = None) -> None:
+        """Merge the captured rows of every module of a shape before any row is normalised.
+        rows_per_module: what they weigh, per module (None: as many as they are)."""
         by_shape: dict[str, list[torch.Tensor]] = {}
         for n in self.config.modules:
             d_in, d_out = in_out_dims(get_module(self.loaded.model, n))
             by_shape.setdefault(shape_key(d_in, d_out), []).append(torch.cat([cap.keys[n], cap.grads[n]], dim=1))
         for key, rows in by_shape.items():
-            self.normalizer.update(key, torch.cat(rows))
+            count = None if rows_per_module is None else rows_per_module * len(rows)
+            self.normalizer.update(key, torch.cat(rows), count)
 
     def _solve(self, cap: Captured, step_index: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         model = self.loaded.model

@@ -56,14 +56,17 @@ class Normalizer:
         """Sum of k k^T over every edit key seen by ``module`` (float64), or None."""
         return self._cov[module][1] if module in self._cov else None
 
-    def update(self, key: str, rows: torch.Tensor) -> None:
-        """Merge rows (N, d) into the statistics of ``key``."""
+    def update(self, key: str, rows: torch.Tensor, count: int | None = None) -> None:
+        """Merge rows (N, d) into the statistics of ``key``. count: the rows' mean and variance weigh as
+        this many rows (a prior's strength); None = N."""
         rows = rows.detach().to("cpu", torch.float64)
         n_b = rows.shape[0]
         if n_b == 0:
             return
         mean_b = rows.mean(dim=0)
         m2_b = ((rows - mean_b) ** 2).sum(dim=0)
+        if count is not None:
+            m2_b, n_b = m2_b * (count / n_b), count
         if key not in self._stats:
             self._stats[key] = (n_b, mean_b, m2_b)
             return

@@ -85,3 +85,18 @@ def test_a_lines_first_batch_of_a_single_fact_takes_effect(tokenizer):
     editor.apply(fact)
     assert evaluate(calibrated, fact).metrics["efficacy"] == 1.0
     assert editor.normalizer.count(editor.normalizer.keys[0]) > 100  # seeded before the fact's rows came
+
+
+def test_the_calibration_weighs_as_the_rows_it_is_given(tokenizer):
+    """``calibrate_rows``: a line's first batch is standardised mostly by its own rows, the calibration's
+    statistics weighing as that many rows per module (0, the default: as many as its edits have)."""
+    counts = {}
+    for weight in (0, 20):
+        loaded = tiny_llama(tokenizer)
+        config = EditorConfig.for_model(loaded, method="amend", calibrate=100, calibrate_rows=weight)
+        editor = Editor(loaded, config)
+        editor.ensure_calibrated()
+        counts[weight] = editor.normalizer.count(editor.normalizer.keys[0])
+    modules = len(config.modules)  # of one shape: their rows merge into one statistic
+    assert counts[20] == 20 * modules
+    assert counts[0] > 100 * modules  # every row of the 100 calibration edits

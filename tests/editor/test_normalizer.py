@@ -80,3 +80,24 @@ def test_a_copy_keeps_its_statistics_while_the_original_moves_on():
     assert all(torch.equal(a, b) for a, b in zip(snapshot.mean_std("4x4"), before[0], strict=True))
     assert torch.equal(snapshot.key_sum("m"), before[1])
     assert not torch.equal(norm.key_sum("m"), before[1])
+
+
+def test_rows_given_a_count_weigh_as_that_many_rows():
+    """A prior's strength: the calibration's statistics can weigh as fewer rows than it has, so a large
+    batch is standardised mostly by its own rows while a lone fact still has statistics to lean on."""
+    torch.manual_seed(0)
+    prior, batch = torch.randn(233, 4) * 2 + 5, torch.randn(40, 4) - 1
+    weighed = Normalizer()
+    weighed.update("2x2", prior, count=20)
+    assert weighed.count("2x2") == 20
+    alone = Normalizer()
+    alone.update("2x2", prior)
+    torch.testing.assert_close(weighed.mean_std("2x2"), alone.mean_std("2x2"))  # the same mean and spread
+    weighed.update("2x2", batch)
+    mean, _ = weighed.mean_std("2x2")
+    expected = (20 * prior.double().mean(0) + 40 * batch.double().mean(0)) / 60
+    torch.testing.assert_close(mean, expected, rtol=1e-12, atol=1e-12)
+    alone.update("2x2", batch)
+    # The batch pulls the weighed statistics much closer to its own mean than the full-weight ones.
+    gap = batch.double().mean(0)
+    assert ((weighed.mean_std("2x2")[0] - gap).abs() < (alone.mean_std("2x2")[0] - gap).abs()).all()
