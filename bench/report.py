@@ -37,7 +37,7 @@ def _fmt(x) -> str:
 
 
 def _pair(part: dict) -> str:
-    """Greedy ES / GS of one group of records (how many it holds: the JSON)."""
+    """Greedy ES / GS of one group of records (the JSON says how many records it holds)."""
     return f"{_fmt(part[GENERATION_EFFICACY])}/{_fmt(part[GENERATION_GENERALIZATION])}"
 
 
