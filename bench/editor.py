@@ -188,7 +188,8 @@ class _AmendSide:
         self.repairs: list[EditRequest] = []  # earlier edits found no longer said, re-applied next turn
 
     def edit_turn(self, index: int) -> dict:
-        delta = self.editor.apply(self.turns[index] + self.repairs)
+        repairs = [replace(r, paraphrases=[]) for r in self.repairs]  # re-applied as edited: the prompt alone
+        delta = self.editor.apply(self.turns[index] + repairs)
         repaired, self.repairs = len(self.repairs), []
         return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses, "repaired": repaired}
 

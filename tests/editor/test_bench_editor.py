@@ -158,3 +158,22 @@ def test_figures_are_split_by_whether_a_question_carries_one_target_or_several(t
     assert split["several_targets"][GENERATION_EFFICACY] == pytest.approx(1 / 3)
     # At best: "Alfred Lahti" (said twice, case and spacing aside) and "Yemen" twice, of five records.
     assert split["one_answer_bound"] == pytest.approx(4 / 5)
+
+
+def test_the_editor_never_sees_a_records_rephrase_not_even_when_it_is_re_applied(tokenizer):
+    """GS is measured on the record's rephrase: neither a turn's rows nor the repair loop's re-applied rows
+    may carry it to the editor (whose paraphrase rows would edit it)."""
+    from bench.editor import _AmendSide
+    from editor import EditorConfig
+
+    loaded = tiny_gpt2(tokenizer)
+    records = edits()
+    assert all(r.paraphrases for r in records)
+    side = _AmendSide(loaded, EditorConfig.for_model(loaded, method="amend", paraphrase_rows=True), [records[:2]])
+    given = []
+    apply = side.editor.apply
+    side.editor.apply = lambda requests: given.extend(requests) or apply(requests)
+    side.repairs = records[2:]  # regressed earlier edits, as the repair check returns them: whole records
+    side.edit_turn(0)
+    assert [r.prompt for r in given] == [r.prompt for r in records]
+    assert all(not r.paraphrases for r in given)
