@@ -281,11 +281,12 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         )
         print(f"{method}: turn {turn}/{len(turns)} edited in {latency:.2f} s", file=sys.stderr, flush=True)
         applied = list(took)  # before this turn: what it may have worn down
-        own = says_now(loaded, batch_requests)
+        on_curve = turn < len(turns) and turn % curve_every == 0
+        said = says_now(loaded, [r for t in turns[:turn] for r in t] if on_curve else batch_requests)
+        own = said[-len(batch_requests) :]  # this turn's prompts are the last asked
         took += [r for r, ok in zip(batch_requests, own, strict=True) if ok]
         per_turn[-1]["took"] = sum(own)
-        if turn < len(turns) and turn % curve_every == 0:
-            said = says_now(loaded, [r for t in turns[:turn] for r in t])
+        if on_curve:
             curve.append({"after_turn": turn, "said": turn_shares(said, turns)})
         if turn < len(turns) and args.repair and method == "amend":
             per_turn[-1]["repair"] = repair_check(loaded, side, applied, turn, args.repair, args.seed)

@@ -71,6 +71,8 @@ def test_bench_runs_methods_side_by_side_and_writes_figures(model_dir, tmp_path,
         assert r["metrics"][GENERATION_RETENTION] == r["retention_curve"][-1]["said"][0]
         assert [point["after_turn"] for point in r["retention_curve"]] == [1, 2]
         assert len(r["retention_curve"][0]["said"]) == 1 and len(r["retention_curve"][1]["said"]) == 2
+        # What took at turn 1 is what the curve says of turn 1 right after it (batches of 2).
+        assert r["per_turn"][0]["took"] == round(2 * r["retention_curve"][0]["said"][0])
         assert math.isfinite(r["metrics"]["perplexity_drift"]) and r["metrics"]["perplexity"] > 1.0
         assert r["edits_per_s"] > 0 and r["edit_to_forward_backward"] > 0
         assert all(t["peak_memory_bytes"] > 0 for t in r["per_turn"])
