@@ -304,7 +304,7 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     )
     eval_s = time.perf_counter() - started
     said_now = {(item["prompt"], item["target"]) for item in report.per_request if item.get("says_target")}
-    earlier_took = [r for r in took if r not in turns[-1]]
+    earlier_took = applied  # what took in turns 1..T-1: the last turn's "before this turn"
     curve.append({"after_turn": len(turns), "said": turn_shares([i["says_target"] for i in report.per_request], turns)})
     if method == "published":
         side.close()

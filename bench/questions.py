@@ -15,6 +15,7 @@ from pathlib import Path
 
 from editor import EditRequest
 from editor.data import parse_zsre_record
+from editor.generate import normalize_answer
 from editor.metrics import GENERATION_EFFICACY, GENERATION_GENERALIZATION, TOKEN_EFFICACY, TOKEN_GENERALIZATION
 
 Question = tuple[str | None, str | None]  # (subject, true answer)
@@ -40,21 +41,17 @@ def question_of(path: str | Path, limit: int) -> dict[tuple[str, str], Question]
     return out
 
 
-def _normal(target: str) -> str:
-    return " ".join(target.lower().split())
-
-
 def by_question(requests: list[EditRequest], per_request: list[dict], questions: dict) -> dict:
     """The greedy and token ES / GS of the records whose question carries one target among ``requests``
     (``single_target``) and of those whose question carries several (``several_targets``), and
     ``one_answer_bound``: the most a model answering each question one way could say."""
     groups: dict[Question, list[int]] = defaultdict(list)
     for i, r in enumerate(requests):
-        key = questions.get((r.prompt, r.target), (r.subject, None))
-        groups[key if key[1] is not None else ("record", r.prompt)].append(i)
+        key = questions.get((r.prompt, r.target))
+        groups[key if key and key[1] is not None else ("record", r.prompt)].append(i)  # no true answer: alone
     single, several, best = [], [], 0
     for members in groups.values():
-        counts = Counter(_normal(requests[i].target) for i in members)
+        counts = Counter(normalize_answer(requests[i].target) for i in members)
         best += max(counts.values())
         (single if len(counts) == 1 else several).extend(members)
     out: dict = {"questions": len(groups), "one_answer_bound": best / len(requests) if requests else None}
