@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import random
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import torch
 
 from bench.memory import PeakMemory
 from bench.questions import by_question, question_of
+from bench.repair import RepairLoop
 from bench.report import print_table, turn_shares
 from editor import (
     Editor,
@@ -86,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="amend: the lineage's repair loop: after each turn ask N seeded earlier edits that took; those no "
         "longer said (regressed) are re-applied in the next turn's batch (0 = off)",
+    )
+    p.add_argument(
+        "--retry-untaken",
+        action="store_true",
+        help="with --repair: an edit not said right after its batch (or its re-application) is re-applied in the "
+        "next batch too, as the platform retries a fact that did not take",
+    )
+    p.add_argument(
+        "--max-reapplications",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --repair: how often one edit is re-applied at most (the line setting of the same name)",
     )
     p.add_argument(
         "--parallel",
@@ -185,24 +198,14 @@ class _AmendSide:
     def __init__(self, loaded, config: EditorConfig, turns):
         self.turns = [[replace(r, paraphrases=[]) for r in turn] for turn in turns]
         self.editor = Editor(loaded, config)
-        self.repairs: list[EditRequest] = []  # earlier edits found no longer said, re-applied next turn
+        self.repairs: list[EditRequest] = []  # earlier edits the repair loop re-applies next turn
+        self.reapplied: list[EditRequest] = []  # what the last turn re-applied
 
     def edit_turn(self, index: int) -> dict:
         repairs = [replace(r, paraphrases=[]) for r in self.repairs]  # re-applied as edited: the prompt alone
         delta = self.editor.apply(self.turns[index] + repairs)
-        repaired, self.repairs = len(self.repairs), []
-        return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses, "repaired": repaired}
-
-
-def repair_check(loaded, side: _AmendSide, applied: list[EditRequest], done: int, sample: int, seed: int) -> dict:
-    """The lineage's probe after turn ``done``, as the platform's: a seeded sample of the edits ``applied``
-    (said right after their own turn, before this one: an edit that never took is not retried, on the
-    platform it "did not take") is asked, and those no longer said (regressed) become rows of the next
-    turn's batch."""
-    started = time.perf_counter()
-    asked = random.Random(seed * 100_003 + done).sample(applied, min(sample, len(applied)))
-    side.repairs = [r for r, ok in zip(asked, says_now(loaded, asked), strict=True) if not ok]
-    return {"asked": len(asked), "regressed": len(side.repairs), "check_s": time.perf_counter() - started}
+        self.reapplied, self.repairs = self.repairs, []
+        return {"delta_rank": delta.rank, "loss_before_steps": self.editor.last_losses, "repaired": len(repairs)}
 
 
 def run_method(args, method: str, settings: dict, requests, fluency_text: str) -> dict:
@@ -247,6 +250,11 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         config = editor_config.to_dict()
     setup_s = time.perf_counter() - t0
 
+    repair = (
+        RepairLoop(args.repair, args.seed, args.retry_untaken, args.max_reapplications)
+        if args.repair and method == "amend"
+        else None
+    )
     per_turn: list[dict] = []
     took: list[EditRequest] = []  # said right after their own turn: what the platform calls applied
     curve: list[dict] = []  # after some turns: the share of each earlier turn's prompts still said
@@ -288,8 +296,10 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         per_turn[-1]["took"] = sum(own)
         if on_curve:
             curve.append({"after_turn": turn, "said": turn_shares(said, turns)})
-        if turn < len(turns) and args.repair and method == "amend":
-            per_turn[-1]["repair"] = repair_check(loaded, side, applied, turn, args.repair, args.seed)
+        if turn < len(turns) and repair is not None:
+            side.repairs, per_turn[-1]["repair"] = repair.after_turn(
+                loaded, turn, list(zip(batch_requests, own, strict=True)), side.reapplied
+            )
 
     if method == "published":
         loaded = side.loaded(loaded.tokenizer)  # its gradients dropped before scoring

@@ -107,6 +107,22 @@ def test_the_repair_loop_re_applies_only_earlier_edits_that_took_and_regressed(m
         assert following["repaired"] == check["regressed"]  # the regressed are rows of the next turn
 
 
+def test_an_edit_that_did_not_take_is_retried_at_most_max_reapplications_times(model_dir, tmp_path):
+    data = write_data(tmp_path / "edits.jsonl", zsre_rows())
+    out = tmp_path / "bench.json"
+    argv = ["editor", "--model", str(model_dir), "--data", str(data), "--batch-size", "1", "--turns", "4"]
+    # A step this small moves nothing: no edit takes, so every one is retried until its limit.
+    settings = ["--method", "amend", "--set", "amend.lr=1e-12", "--repair", "9", "--retry-untaken"]
+    code = main([*argv, *settings, "--max-reapplications", "1", "--device", "cpu", "--in-process", "--json", str(out)])
+    assert code == 0
+    turns = json.loads(out.read_text())["results"][0]["per_turn"]
+    assert [t["took"] for t in turns] == [0, 0, 0, 0]
+    # Turn 1's edit comes back in turn 2; after that, each turn re-applies the previous turn's new edit only.
+    assert [t["repaired"] for t in turns] == [0, 1, 1, 1]
+    assert [t["repair"]["retried"] for t in turns[:-1]] == [1, 2, 2]
+    assert [t["repair"]["given_up"] for t in turns[:-1]] == [0, 1, 1]
+
+
 @pytest.mark.parametrize(
     ("rows", "extra", "message"),
     [
