@@ -20,6 +20,7 @@ ACTIONS: dict[str, str] = {
     "fact.applied": "Applied in a version",
     "fact.held": "Held",
     "fact.regressed": "No longer said: regressed",
+    "fact.retried": "Did not take: retried in the next batch",
     "fact.rolled_back": "Rolled back",
     "fact.reverted": "Reverted",
     "fact.revert_requested": "Revert requested",

@@ -17,7 +17,8 @@ class FactState(models.TextChoices):
     # Set by the release pipeline.
     QUEUED = "queued"
     APPLIED = "applied"
-    # Applied, then a later version (or a full check of production) no longer said it: re-applied next batch.
+    # Not said by production: a later version (or a full check) no longer says an applied fact, or its own
+    # version did not (its edit did not take). Re-applied by the next batch, within the line's limit.
     REGRESSED = "regressed"
     HELD = "held"
     ROLLED_BACK = "rolled_back"
@@ -68,7 +69,7 @@ class FactEdit(models.Model):
     state_reason = models.TextField(blank=True)
     # Per-fact evaluation results from the version that applied it (efficacy, generalization, ...).
     results = models.JSONField(default=dict, blank=True)
-    # The lineage's self-check: the version that last no longer said the fact, when, and how often it regressed.
+    # The lineage's self-check: the version that last did not say the fact, when, and how often it was re-applied.
     regressed_in = models.PositiveIntegerField(null=True, blank=True)
     regressed_at = models.DateTimeField(null=True, blank=True)
     regressions = models.PositiveSmallIntegerField(default=0)

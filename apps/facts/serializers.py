@@ -33,10 +33,12 @@ class FactSerializer(serializers.Serializer):
     has_conflict = serializers.SerializerMethodField()
     results = serializers.DictField(read_only=True)
     regressed_in = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="the version that last no longer said this applied fact"
+        read_only=True, allow_null=True, help_text="the version that last did not say this fact (regressed or untaken)"
     )
     regressed_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    regressions = serializers.IntegerField(read_only=True, help_text="how often it regressed so far")
+    regressions = serializers.IntegerField(
+        read_only=True, help_text="how often production did not say it (its edit did not take, or it regressed)"
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -13,8 +13,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CHANGES_REQUESTED: frozenset({S.SUBMITTED, S.WITHDRAWN}),
     # Until the pipeline claims it, an approved fact can still be withdrawn by its curator.
     S.APPROVED: frozenset({S.QUEUED, S.WITHDRAWN}),
-    # Pipeline states: a claimed batch is applied, held by a failed gate, or handed back to the queue.
-    S.QUEUED: frozenset({S.APPLIED, S.HELD, S.APPROVED}),
+    # Pipeline states: a claimed batch is applied, held by a failed gate, or handed back to the queue; a fact
+    # its own version did not say (its edit did not take) is regressed, to be retried by the next batch.
+    S.QUEUED: frozenset({S.APPLIED, S.HELD, S.APPROVED, S.REGRESSED}),
     # Held or rolled back, a fact is never stranded: its curator retries it as it is (approved, for the
     # next batch), reopens it to edit and resubmit (changes requested), or withdraws it.
     S.HELD: frozenset({S.QUEUED, S.APPROVED, S.REJECTED, S.WITHDRAWN, S.CHANGES_REQUESTED}),

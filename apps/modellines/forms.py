@@ -44,7 +44,7 @@ class ModelLineForm(forms.ModelForm):
             "batch_size": "Batch size",
             "max_wait": "Maximum wait",
             "recheck_sample_size": "Earlier facts asked again per version",
-            "max_reapplications": "Re-applications of a regressed fact",
+            "max_reapplications": "Re-applications of a fact production does not say",
             "full_check_interval": "Full check of production every",
         }
         help_texts = {

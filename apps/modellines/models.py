@@ -71,8 +71,9 @@ class ModelLine(models.Model):
     max_reapplications = models.PositiveSmallIntegerField(
         default=2,
         validators=[MaxValueValidator(20)],
-        help_text="How often a fact that regressed is re-applied automatically; after that it is held "
-        "as 'keeps regressing' for its curator.",
+        help_text="How often a fact production does not say (its edit did not take, or it regressed) is re-applied "
+        "automatically; after that a fact that regressed is held as 'keeps regressing' for its curator, and one "
+        "that never took stays applied, marked as not taken.",
     )
     full_check_interval = models.DurationField(
         null=True,

@@ -205,6 +205,40 @@ def test_promote_hold_rollback_and_revert_keep_every_version_and_fact_in_step(
         actions.revert_plan(revert, ModelVersion.objects.get(pk=v4.pk))
 
 
+def test_a_fact_its_own_version_did_not_say_is_retried_by_the_next_batch_until_the_lines_limit(
+    model_line, operator, approved, client_for, curator
+):
+    update_model_line(operator, model_line, max_reapplications=1)
+    v0 = actions.ensure_base_version(model_line, "0" * 64, TrackedVersion(), 0)
+    said, untaken = approved(2)
+    built = _built(v0, [said.pk, untaken.pk], "a")
+    built.per_fact[untaken.pk] = {"took": False, "answer_after": "Paris"}
+    v1 = actions.record_version(actions.release_now(operator, model_line), built, TrackedVersion())
+    assert actions.promote(None, v1, automatic=True) is not None
+    assert _states(said, untaken) == ["applied", "regressed"]
+    untaken.refresh_from_db()
+    assert untaken.state_reason == (
+        "v1 did not say it when it applied it (answers 'Paris'); re-applied in the next batch (1 of 1)"
+    )
+    assert (untaken.regressed_in, untaken.regressions) == (1, 1)
+    assert AuditEvent.objects.get(action="fact.retried", fact_id=untaken.pk).after["state"] == "regressed"
+    page = client_for(curator).get(f"/facts/{untaken.pk}/").content.decode()
+    assert "Did not take: retried in the next batch" in page
+
+    # Without review, ahead of the new facts, and the trail says why; a second miss is past the limit.
+    [fresh] = approved(1)
+    batch = actions.release_now(operator, model_line)
+    assert batch.fact_ids == [untaken.pk, fresh.pk]
+    assert FactEdit.objects.get(pk=untaken.pk).state_reason == f"re-applied after not taking in v1: in batch {batch.pk}"
+    built = _built(v1, batch.fact_ids, "b")
+    built.per_fact[untaken.pk] = {"took": False, "answer_after": "Paris"}
+    v2 = actions.record_version(batch, built, TrackedVersion())
+    assert actions.promote(None, v2, automatic=True) is not None
+    assert _states(untaken, fresh) == ["applied", "applied"]  # in production's weights, marked as not taken
+    assert "did not take" in client_for(curator).get(f"/facts/{untaken.pk}/").content.decode().lower()
+    assert actions.cut_due_batches() == []  # nothing left to retry
+
+
 def test_a_probe_answer_is_written_in_one_transaction_with_its_audit_event(model_line, curator):
     v0 = actions.ensure_base_version(model_line, "0" * 64, TrackedVersion(), 0)
     probe = actions.request_probe(curator, v0, "  The capital of Australia is ")

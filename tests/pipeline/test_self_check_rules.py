@@ -93,7 +93,7 @@ def test_a_regressed_fact_shows_on_its_page_its_line_page_and_the_review_queue(
     assert "<strong>1</strong> regressed fact " in line_page and f"fact #{fact.pk}</a>" in line_page
     fact_page = client_for(curator).get(f"/facts/{fact.pk}/").content.decode()
     assert "Why it is regressed:</strong> v3 no longer says it (answers &#x27;Paris&#x27;" in fact_page
-    assert "Regressed 1 time: last no longer said by v3" in fact_page
+    assert "Re-applied 1 time because production did not say it: last by v3" in fact_page
     queue = client_for(reviewer).get("/reviews/").content.decode()
     assert 'id="regressed-context"' in queue and f"{model_line.name}</a> 1" in queue
 

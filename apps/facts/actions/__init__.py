@@ -22,7 +22,7 @@ from apps.facts.actions.content import (
     update_fact,
     withdraw_fact,
 )
-from apps.facts.actions.regression import mark_regressed
+from apps.facts.actions.regression import mark_regressed, retry_untaken
 from apps.facts.actions.retry import reopen_fact, retry_fact
 from apps.facts.actions.reviews import review_fact
 from apps.facts.actions.state import transition_facts
@@ -46,6 +46,7 @@ __all__ = [
     "reopen_fact",
     "resubmit_change_set",
     "retry_fact",
+    "retry_untaken",
     "review_change_set",
     "review_fact",
     "run_import",

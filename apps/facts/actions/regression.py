@@ -1,5 +1,7 @@
-"""The lineage's self-check: an applied fact the model no longer says is regressed (re-applied by the next
-batch), or held once it kept regressing past its line's limit."""
+"""The lineage's self-check: a fact the model does not say is regressed (re-applied by the next batch). An
+applied fact a later version no longer says is held once it kept regressing past its line's limit; a fact its
+own version did not say (its edit did not take) is retried within the same limit, then stays applied, marked
+as not taken."""
 
 from collections.abc import Mapping
 
@@ -8,6 +10,7 @@ from django.utils import timezone
 
 from apps.facts.actions.state import move_fact
 from apps.facts.models import FactEdit, FactState
+from apps.facts.outcomes import edit_took
 from apps.facts.states import KEEPS_REGRESSING
 from apps.modellines.models import ModelLine
 
@@ -41,5 +44,31 @@ def mark_regressed(model_line: ModelLine, answers: Mapping[int, str], *, version
         else:
             reason = f"v{version} no longer says it (answers {said!r}; found by {where}); re-applied in the next batch"
             move_fact(None, fact, FactState.REGRESSED, action="fact.regressed", reason=reason, **extra)
+        moved.append(fact)
+    return moved
+
+
+@transaction.atomic
+def retry_untaken(model_line: ModelLine, results: Mapping[int, dict], *, version: int) -> list[FactEdit]:
+    """Facts of version `version`'s own batch (`results`: fact id -> its figures in that version) whose edit did
+    not take ride the line's next batch again, as a regressed fact does, while they were re-applied fewer times
+    than the line's `max_reapplications`. Past it a fact stays where it is: the version holds its edit and the
+    fact's page says it did not take. Returns the facts moved, one audit event each.
+    """
+    untaken = [fact_id for fact_id, figures in results.items() if edit_took(figures) is False]
+    facts = FactEdit.objects.select_for_update().filter(model_line=model_line, pk__in=untaken, state=FactState.QUEUED)
+    now = timezone.now()
+    moved = []
+    for fact in facts.order_by("pk"):
+        count = fact.regressions + 1
+        if count > model_line.max_reapplications:
+            continue
+        said = results[fact.pk].get("answer_after") or "nothing"
+        reason = (
+            f"v{version} did not say it when it applied it (answers {said!r}); re-applied in the next batch "
+            f"({count} of {model_line.max_reapplications})"
+        )
+        extra = {"regressed_in": version, "regressed_at": now, "regressions": count, "results": results[fact.pk]}
+        move_fact(None, fact, FactState.REGRESSED, action="fact.retried", reason=reason, **extra)
         moved.append(fact)
     return moved

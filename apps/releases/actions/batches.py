@@ -11,6 +11,7 @@ from apps.audit.record import record_event
 from apps.core.errors import TransitionError
 from apps.facts.actions import transition_facts
 from apps.facts.models import FactEdit, FactState
+from apps.facts.outcomes import edit_took
 from apps.modellines.models import ModelLine
 from apps.outbox import tasks
 from apps.outbox.send import enqueue
@@ -23,10 +24,18 @@ from apps.releases.actions.common import (
 from apps.releases.models import Batch, BatchKind, BatchState, BatchTrigger
 
 
+def _reapplied_because(fact: FactEdit) -> str:
+    """Why a regressed fact rides the batch: its own version did not say it, or a later one no longer did."""
+    if edit_took(fact.results) is False and fact.results.get("version") == fact.regressed_in:
+        return f"not taking in v{fact.regressed_in}"
+    return f"regressing in v{fact.regressed_in}"
+
+
 @transaction.atomic(durable=True)
 def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Batch | None:
     """Cut the oldest approved facts of the line (at most `batch_size`) into an immutable batch, with every
-    regressed fact of the line re-applied in it (beyond the size: a repair, under the review that approved it).
+    regressed fact of the line re-applied in it (beyond the size: a repair or a retry of an edit that did not
+    take, under the review that approved it).
 
     Returns None when there is nothing to cut. The facts become `queued`; a GPU worker applies it.
     """
@@ -52,10 +61,9 @@ def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Bat
         content_hash=facts_content_hash(facts),
         created_by=person(actor),
     )
-    for version in sorted({fact.regressed_in for fact in regressed}):
-        again = [fact for fact in regressed if fact.regressed_in == version]
-        reason = f"re-applied after regressing in v{version}: in batch {batch.pk}"
-        transition_facts(None, again, FactState.QUEUED, reason=reason)
+    for cause in sorted({_reapplied_because(fact) for fact in regressed}):
+        again = [fact for fact in regressed if _reapplied_because(fact) == cause]
+        transition_facts(None, again, FactState.QUEUED, reason=f"re-applied after {cause}: in batch {batch.pk}")
     if approved:
         transition_facts(None, approved, FactState.QUEUED, reason=f"in batch {batch.pk}")
     record_event(

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from apps.audit.record import record_event
 from apps.core.errors import TransitionError
-from apps.facts.actions import mark_regressed, transition_facts
+from apps.facts.actions import mark_regressed, retry_untaken, transition_facts
 from apps.facts.models import FactState
 from apps.modellines.models import ModelLine
 from apps.outbox import tasks
@@ -142,6 +142,9 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         regressed = {int(pk): answer for pk, answer in version.recheck.get("regressed", {}).items()}
         if regressed:
             mark_regressed(line, regressed, version=version.number, where=f"{version.label}'s check of earlier facts")
+        if batch.kind == BatchKind.RELEASE:
+            results = {fact_id: {**res, "version": version.number} for fact_id, res in built.per_fact.items()}
+            retry_untaken(line, results, version=version.number)
         enqueue(tasks.PROMOTE_VERSION, version.pk)
     return version
 
