@@ -202,6 +202,7 @@ def run_benchmark(
         report.batches.append(
             BatchFigures(
                 facts=len(chunk),
+                reapplied=len(batch.fact_ids) - len(chunk),
                 approval_to_production_s=total,
                 checkpoint_export_s=export_s,
                 stages_s=stages,

@@ -26,6 +26,7 @@ class BatchFigures:
     checkpoint_bytes: int
     state: str
     metrics: dict[str, float]
+    reapplied: int = 0  # facts of earlier batches the line re-applied in this one (regressed, or did not take)
 
     @property
     def delta_share(self) -> float:
@@ -83,10 +84,11 @@ class Report:
             lines.append(f"{page:<28} {seconds * 1000:7.0f} ms (goal < {GOAL_PAGE_SECONDS * 1000:.0f} ms)")
         if self.check is not None:
             c = self.check
+            approved = sum(b.facts for b in self.batches)
             lines.append(
                 f"full check of v{c.version}: {c.still_said} of {c.facts} facts that took still said "
                 f"({c.share * 100:.1f}%, goal >= {GOAL_STILL_SAID * 100:.0f}%) in {c.seconds:.1f} s "
-                f"(goal < {GOAL_CHECK_SECONDS:.0f} s)"
+                f"(goal < {GOAL_CHECK_SECONDS:.0f} s); {c.facts} of the {approved} approved facts took"
             )
         return lines
 
@@ -96,7 +98,8 @@ class Report:
         for index, b in enumerate(self.batches, start=1):
             label = "cold: model loaded" if index == 1 else "warm: model kept in memory"
             total = b.approval_to_production_s
-            lines.append(f"batch {index} ({b.facts} facts, {label}) -> version {b.state}")
+            again = f" + {b.reapplied} re-applied" if b.reapplied else ""
+            lines.append(f"batch {index} ({b.facts} facts{again}, {label}) -> version {b.state}")
             lines.append(f"  approval to production  {total:8.2f} s   (goal < {goal_seconds:.0f} s)")
             for stage, seconds in [*b.stages_s.items(), ("other (cut, DB, promote, aliases)", b.other_s)]:
                 share = seconds / total * 100 if total else 0.0
