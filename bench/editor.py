@@ -402,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
             raise EditorError("method published needs --published PATH (a checkout of the published UltraEdit code)")
         if args.batch_size < 1 or args.turns < 1:
             raise EditorError("--batch-size and --turns must be at least 1")
+        if args.repair < 0 or args.max_reapplications < 0:
+            raise EditorError("--repair and --max-reapplications must be at least 0")
+        if args.retry_untaken and not args.repair:
+            raise EditorError("--retry-untaken is part of the repair loop: give --repair N too")
         settings = parse_settings(args.set)
         settings["published"] = {**settings["ultraedit"], **settings["published"]}
         requests = read_zsre(args.data, limit=args.batch_size * args.turns)

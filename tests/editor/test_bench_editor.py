@@ -131,6 +131,8 @@ def test_an_edit_that_did_not_take_is_retried_at_most_max_reapplications_times(m
         ("ok", ["--method", "rome"], "unknown method 'rome'"),
         ("ok", ["--set", "amend.speed=2"], "--set 'amend.speed=2'"),
         ("ok", ["--method", "published"], "method published needs --published PATH"),
+        ("ok", ["--retry-untaken"], "--retry-untaken is part of the repair loop: give --repair N too"),
+        ("ok", ["--repair", "5", "--max-reapplications", "-1"], "--max-reapplications must be at least 0"),
     ],
 )
 def test_bench_bad_input_is_one_line_and_exit_code_2(model_dir, tmp_path, capsys, rows, extra, message):
