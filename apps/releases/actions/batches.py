@@ -1,5 +1,6 @@
 """Batches: cutting approved facts into one, counting its deliveries to a GPU worker, failing it."""
 
+from collections import defaultdict
 from collections.abc import Collection
 
 from django.db import transaction
@@ -61,8 +62,10 @@ def cut_batch(actor: User | None, model_line: ModelLine, *, trigger: str) -> Bat
         content_hash=facts_content_hash(facts),
         created_by=person(actor),
     )
-    for cause in sorted({_reapplied_because(fact) for fact in regressed}):
-        again = [fact for fact in regressed if _reapplied_because(fact) == cause]
+    by_cause: dict[str, list[FactEdit]] = defaultdict(list)
+    for fact in regressed:
+        by_cause[_reapplied_because(fact)].append(fact)
+    for cause, again in sorted(by_cause.items()):
         transition_facts(None, again, FactState.QUEUED, reason=f"re-applied after {cause}: in batch {batch.pk}")
     if approved:
         transition_facts(None, approved, FactState.QUEUED, reason=f"in batch {batch.pk}")

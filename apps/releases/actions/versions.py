@@ -128,13 +128,10 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
     batch.finished_at = timezone.now()
     batch.save(update_fields=["state", "failure_reason", "finished_at"])
     record_event(None, "version.recorded", version, after=version_snapshot(version), model_line_id=line.pk)
+    results = {fact_id: {**res, "version": version.number} for fact_id, res in built.per_fact.items()}
     if batch.kind == BatchKind.RELEASE and state != VersionState.CANDIDATE:
         transition_facts(
-            None,
-            batch.fact_ids,
-            FactState.HELD,
-            reason=f"version {version.label} {state}: {reason}",
-            results={fact_id: {**res, "version": version.number} for fact_id, res in built.per_fact.items()},
+            None, batch.fact_ids, FactState.HELD, reason=f"version {version.label} {state}: {reason}", results=results
         )
     if state == VersionState.CANDIDATE:
         # Production is about to be this version: the earlier facts it no longer says have regressed. A held
@@ -143,7 +140,6 @@ def record_version(batch: Batch, built: BuiltVersion, tracked: TrackedVersion) -
         if regressed:
             mark_regressed(line, regressed, version=version.number, where=f"{version.label}'s check of earlier facts")
         if batch.kind == BatchKind.RELEASE:
-            results = {fact_id: {**res, "version": version.number} for fact_id, res in built.per_fact.items()}
             retry_untaken(line, results, version=version.number)
         enqueue(tasks.PROMOTE_VERSION, version.pk)
     return version
