@@ -114,10 +114,14 @@ def time_pages(line: Any, operator: Any) -> dict[str, float]:
 
 
 def full_check(line: Any, operator: Any) -> CheckFigures:
-    """Ask production every applied fact of the line, in this process, and time it."""
+    """Ask production every applied fact of the line, in this process, and time it; sort what it no longer
+    says by where each fact stood before the check (already found by the last version's own check and waiting
+    for the next batch, or applied: re-applied before or never)."""
+    from apps.facts.models import FactState
     from apps.releases import actions
     from workers import gpu
 
+    before = {pk: (state, count) for pk, state, count in line.facts.values_list("pk", "state", "regressions")}
     check = actions.request_full_check(operator, line)
     started = time.perf_counter()
     gpu.check_line(check.pk)
@@ -125,7 +129,17 @@ def full_check(line: Any, operator: Any) -> CheckFigures:
     check.refresh_from_db()
     if check.state != "done":
         raise BenchError(f"the full check ended {check.state}: {check.error}")
-    return CheckFigures(check.version.number, check.facts_total, check.still_said, seconds)
+    lost = [before[row["fact_id"]] for row in check.results if not row["still_said"]]
+    applied = [count for state, count in lost if state == FactState.APPLIED]
+    return CheckFigures(
+        check.version.number,
+        check.facts_total,
+        check.still_said,
+        seconds,
+        lost_waiting=len(lost) - len(applied),
+        lost_reapplied=sum(count > 0 for count in applied),
+        lost_never_reapplied=sum(count == 0 for count in applied),
+    )
 
 
 def run_benchmark(
@@ -137,9 +151,12 @@ def run_benchmark(
     open_gates: bool,
     check: bool,
     log: Callable[[str], object],
+    line_settings: dict[str, int] | None = None,
 ) -> Report:
-    """In the throwaway environment: approve ``batches`` batches of ``facts`` facts and time each to production."""
+    """In the throwaway environment: approve ``batches`` batches of ``facts`` facts and time each to production.
+    ``line_settings``: the line's own settings the run changes (the self-check's sample, its re-application limit)."""
     from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
     from django.core.management import call_command
 
     from apps.accounts.roles import Role, grant_role
@@ -160,25 +177,29 @@ def run_benchmark(
     if len(records) < facts:
         log(f"{data} has {len(records)} records; the batch holds all of them")
     probes = [p for r in records[facts * batches :] for p in r.locality]
-    line = create_model_line(
-        operator,
-        name="bench",
-        base_model=str(model_dir),
-        batch_size=facts,
-        locality_probes=[{"prompt": p.prompt, "answer": p.answer} for p in probes[:LINE_PROBES]],
-        # Open gates time the whole road to production whatever the editor's quality on this model.
-        **(
-            {
-                "min_efficacy": 0.0,
-                "min_generalization": 0.0,
-                "min_locality": 0.0,
-                "min_retention": 0.0,
-                "max_perplexity_drift": 1e6,
-            }
-            if open_gates
-            else {}
-        ),
-    )
+    try:
+        line = create_model_line(
+            operator,
+            name="bench",
+            base_model=str(model_dir),
+            batch_size=facts,
+            locality_probes=[{"prompt": p.prompt, "answer": p.answer} for p in probes[:LINE_PROBES]],
+            # Open gates time the whole road to production whatever the editor's quality on this model.
+            **(
+                {
+                    "min_efficacy": 0.0,
+                    "min_generalization": 0.0,
+                    "min_locality": 0.0,
+                    "min_retention": 0.0,
+                    "max_perplexity_drift": 1e6,
+                }
+                if open_gates
+                else {}
+            ),
+            **(line_settings or {}),
+        )
+    except ValidationError as exc:
+        raise BenchError(f"the line refused its settings: {'; '.join(exc.messages)}") from None
     report = Report(model=str(model_dir), data=str(data))
     for index in range(batches):
         chunk = records[index * facts : (index + 1) * facts]
@@ -234,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--open-gates", action="store_true", help="gates every version meets (time the promotion whatever the metrics)"
     )
     p.add_argument("--check", action="store_true", help="end with a full check of production over every applied fact")
+    p.add_argument(
+        "--recheck", type=int, default=None, help="the line's recheck_sample_size (default: the line's default)"
+    )
+    p.add_argument(
+        "--max-reapplications",
+        type=int,
+        default=None,
+        help="the line's max_reapplications (default: the line's default)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and MLflow store")
     return p
@@ -246,6 +276,13 @@ def main(argv: list[str]) -> int:
     data = Path(args.data or default_data()).resolve()
     if args.facts < 1 or args.batches < 1:
         raise BenchError("--facts and --batches must be at least 1")
+    line_settings = {
+        name: value
+        for name, value in (("recheck_sample_size", args.recheck), ("max_reapplications", args.max_reapplications))
+        if value is not None
+    }
+    if any(value < 0 for value in line_settings.values()):
+        raise BenchError("--recheck and --max-reapplications must be at least 0")
     if not (model_dir / "config.json").is_file():
         raise BenchError(
             f"no model at {model_dir}: prepare it with "
@@ -265,6 +302,7 @@ def main(argv: list[str]) -> int:
         open_gates=args.open_gates,
         check=args.check,
         log=print,
+        line_settings=line_settings,
     )
     print(report.table(GOAL_SECONDS, GOAL_DELTA_SHARE))
     if args.json:
@@ -290,6 +328,8 @@ def run_isolated(model_dir: Path, data: Path, args: argparse.Namespace) -> int:
     }
     argv = ["--facts", str(args.facts), "--batches", str(args.batches), "--model", str(model_dir), "--data", str(data)]
     argv += ["--open-gates"] * args.open_gates + ["--check"] * args.check + ["--json"] * args.json
+    for flag, value in (("--recheck", args.recheck), ("--max-reapplications", args.max_reapplications)):
+        argv += [flag, str(value)] if value is not None else []
     try:
         code = subprocess.call([sys.executable, "-m", "bench", "pipeline", *argv], env=env, cwd=settings.BASE_DIR)
     finally:

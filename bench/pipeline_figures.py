@@ -40,12 +40,16 @@ class BatchFigures:
 
 @dataclass
 class CheckFigures:
-    """A full check of production at the end: facts asked, still said, seconds."""
+    """A full check of production at the end: facts asked, still said, seconds, and where the facts it no
+    longer says stood before it."""
 
     version: int
     facts: int
     still_said: int
     seconds: float
+    lost_waiting: int = 0  # found by the last version's own check: regressed, waiting for the next batch
+    lost_reapplied: int = 0  # applied, re-applied at least once before (took late, or regressed and came back)
+    lost_never_reapplied: int = 0  # applied once and faded unseen
 
     @property
     def share(self) -> float:
@@ -89,6 +93,10 @@ class Report:
                 f"full check of v{c.version}: {c.still_said} of {c.facts} facts that took still said "
                 f"({c.share * 100:.1f}%, goal >= {GOAL_STILL_SAID * 100:.0f}%) in {c.seconds:.1f} s "
                 f"(goal < {GOAL_CHECK_SECONDS:.0f} s); {c.facts} of the {approved} approved facts took"
+            )
+            lines.append(
+                f"  not said: {c.lost_waiting} already found regressed (waiting for the next batch), "
+                f"{c.lost_reapplied} re-applied before, {c.lost_never_reapplied} never re-applied"
             )
         return lines
 
