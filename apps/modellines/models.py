@@ -61,12 +61,13 @@ class ModelLine(models.Model):
     batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1), MaxValueValidator(10_000)])
     max_wait = models.DurationField(default=timedelta(hours=1))
     # The lineage checks itself: after every version, this many of the line's earlier applied facts
-    # (a seeded sample) are asked again; one batched greedy decode, a few seconds for 200 on two CPU cores.
+    # (a seeded sample) are asked again. 400 (README, "Figures"): over 10 batches of 100 a full check then finds
+    # 91% of what took still said (87% with 200), and a version's evaluation stays shorter than its edit.
     recheck_sample_size = models.PositiveIntegerField(
-        default=200,
+        default=400,
         validators=[MinValueValidator(0), MaxValueValidator(10_000)],
         help_text="Earlier applied facts each new version is asked again (a seeded sample); 0 turns the check off. "
-        "200 keeps it to a few seconds, well within a batch's edit.",
+        "400 keeps a version's evaluation shorter than its edit at batches of 100.",
     )
     max_reapplications = models.PositiveSmallIntegerField(
         default=2,
