@@ -260,10 +260,10 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # earlier facts per version) 0.774 / 0.274 / 0.759, retention 0.762; nu=3 loses on all four (editor/README.md,
 # "Retention"). It is on for the small Llamas it was measured on: its state is a d_in x d_in float64 sum per
 # module, 94 MB on SmolLM2 (47 MB stored per version) but 8 GB on a 7B model's five down_proj.
-# mu 5e3, not 3e3, for the small Llamas: the platform's loop also retries what did not take, and with it a stronger
-# preservation term keeps locality that the retry's extra rows cost (records 1-1,000: greedy ES 0.891 -> 0.860,
-# LS 0.748 -> 0.761, retention 0.892 -> 0.863; held out 2,001-3,000: ES 0.865, LS 0.768, drift +6.0% -> +4.6%),
-# so every figure is at least the default's without the loop (editor/README.md, "Buying locality back").
+# With the platform's loop retrying what did not take, mu 5e3 keeps the locality the retried rows cost (records
+# 1-1,000: LS 0.748 -> 0.761, held out 0.749 -> 0.768, drift +6.0% -> +4.6%) for what the model says (greedy ES
+# 0.891 -> 0.860, retention 0.892 -> 0.863; through the platform 91.0% -> 89.7% of what took still said): an
+# option, not the default (editor/README.md, "Buying locality back").
 # The calibration edits (statements: "The capital of France is") seed a new line's normaliser with a distribution
 # ZsRE's questions do not share: as their 233 rows per module they hold a first batch of 100 to 61 edits that took,
 # against 78 weighed as 20 rows (``calibrate_rows=20``). Over 1,000 edits that buys +0.03 greedy ES and retention
@@ -289,7 +289,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "gpt2": {"lr": 3e-3, "steps": 6, "mu": 1e4, "nu": 3.0, "settle": True, "layers": _last},
         "gptj": {"layers": _gptj},
         "llama": {"steps": 4, "mu": 3e3, "settle": True, "layers": _amend_llama, **_SAYS},
-        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 5e3, "nu": 1.0, "settle": True, "layers": _amend_llama, **_SAYS},
+        "llama-small": {"lr": 3e-4, "steps": 4, "mu": 3e3, "nu": 1.0, "settle": True, "layers": _amend_llama, **_SAYS},
     },
     "ft": {
         "*": {"lr": 1e-4, "steps": 5, "layers": _late_pair},
