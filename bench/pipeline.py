@@ -39,6 +39,11 @@ from bench.pipeline_figures import GOAL_DELTA_SHARE, GOAL_SECONDS, PAGE_TRIES, B
 CHILD_FLAG = "AMEND_BENCH_PIPELINE_CHILD"
 # Records after the edited ones lend their `loc` prompts to the line's own locality probes.
 LINE_PROBES = 50
+# Options that set a line setting of the same run: argparse dest -> (its flag, the ModelLine field).
+LINE_OPTIONS = {
+    "recheck": ("--recheck", "recheck_sample_size"),
+    "max_reapplications": ("--max-reapplications", "max_reapplications"),
+}
 
 
 def default_data() -> Path:
@@ -277,9 +282,7 @@ def main(argv: list[str]) -> int:
     if args.facts < 1 or args.batches < 1:
         raise BenchError("--facts and --batches must be at least 1")
     line_settings = {
-        name: value
-        for name, value in (("recheck_sample_size", args.recheck), ("max_reapplications", args.max_reapplications))
-        if value is not None
+        field: getattr(args, dest) for dest, (_, field) in LINE_OPTIONS.items() if getattr(args, dest) is not None
     }
     if any(value < 0 for value in line_settings.values()):
         raise BenchError("--recheck and --max-reapplications must be at least 0")
@@ -328,8 +331,8 @@ def run_isolated(model_dir: Path, data: Path, args: argparse.Namespace) -> int:
     }
     argv = ["--facts", str(args.facts), "--batches", str(args.batches), "--model", str(model_dir), "--data", str(data)]
     argv += ["--open-gates"] * args.open_gates + ["--check"] * args.check + ["--json"] * args.json
-    for flag, value in (("--recheck", args.recheck), ("--max-reapplications", args.max_reapplications)):
-        argv += [flag, str(value)] if value is not None else []
+    for dest, (flag, _) in LINE_OPTIONS.items():
+        argv += [flag, str(getattr(args, dest))] if getattr(args, dest) is not None else []
     try:
         code = subprocess.call([sys.executable, "-m", "bench", "pipeline", *argv], env=env, cwd=settings.BASE_DIR)
     finally:
