@@ -5,11 +5,12 @@ from django import forms
 from django.db.models import QuerySet
 
 from apps.audit.models import AuditEvent
+from apps.core.api import IdFilter
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    model_line = django_filters.NumberFilter(field_name="model_line_id", min_value=1)
-    fact = django_filters.NumberFilter(field_name="fact_id", min_value=1)
+    model_line = IdFilter(field_name="model_line_id")
+    fact = IdFilter(field_name="fact_id")
     actor = django_filters.CharFilter(field_name="actor_name", help_text="username, or 'automation'")
     action = django_filters.CharFilter(
         method="filter_action", help_text="exact action (fact.approved) or a prefix ending in a dot (fact.)"

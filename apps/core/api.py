@@ -6,6 +6,7 @@ role permissions are the roles' (apps.accounts.permissions).
 
 from typing import Any
 
+import django_filters
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -19,6 +20,16 @@ REFUSALS = {
     403: OpenApiResponse(description="the user's role does not allow this"),
     409: OpenApiResponse(description="the workflow refuses this now; `detail` says why"),
 }
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a row id: a number beyond what a database key holds is a 400 naming the parameter, not a query
+    the database cannot run (SQLite overflows on it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 # Sent by Django's own forms (the browsable API) beside the fields: not a field, never refused.

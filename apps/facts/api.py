@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
-from apps.core.api import REFUSALS, Pagination, WriteThrottle
+from apps.core.api import REFUSALS, IdFilter, Pagination, WriteThrottle
 from apps.facts import actions
 from apps.facts.changesets.api import start_upload
 from apps.facts.changesets.serializers import ChangeSetSerializer, ChangeSetUploadSerializer
@@ -31,7 +31,7 @@ from apps.facts.serializers import (
 
 class FactFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=FactState.choices)
-    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    model_line = IdFilter(field_name="model_line_id")
     submitter = django_filters.CharFilter(field_name="submitter__username")
     mine = django_filters.BooleanFilter(method="filter_mine", label="only my facts")
     search = django_filters.CharFilter(method="filter_search", label="prompt or target contains")
@@ -155,7 +155,7 @@ class FactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
 
 class ReviewFilter(django_filters.FilterSet):
-    fact = django_filters.NumberFilter(field_name="fact_id")
+    fact = IdFilter(field_name="fact_id")
     reviewer = django_filters.CharFilter(field_name="reviewer__username")
     decision = django_filters.ChoiceFilter(choices=ReviewDecision.choices)
 

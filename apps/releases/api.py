@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import HasAnyRole, role_permission
 from apps.accounts.roles import Role
-from apps.core.api import REFUSALS, Pagination, WriteThrottle
+from apps.core.api import REFUSALS, IdFilter, Pagination, WriteThrottle
 from apps.facts.models import FactEdit
 from apps.modellines.models import ModelLine
 from apps.releases import actions
@@ -36,7 +36,7 @@ OPERATOR_ACTIONS = {"promote", "hold", "rollback", "release_now", "revert", "res
 
 
 class VersionFilter(django_filters.FilterSet):
-    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    model_line = IdFilter(field_name="model_line_id")
     state = django_filters.MultipleChoiceFilter(choices=VersionState.choices)
 
     class Meta:
@@ -98,7 +98,7 @@ class VersionViewSet(_ReadOnly):
 
 
 class BatchFilter(django_filters.FilterSet):
-    model_line = django_filters.NumberFilter(field_name="model_line_id")
+    model_line = IdFilter(field_name="model_line_id")
     state = django_filters.MultipleChoiceFilter(choices=BatchState.choices)
 
     class Meta:

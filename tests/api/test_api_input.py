@@ -52,6 +52,13 @@ def test_numbers_out_of_range_are_a_400_that_names_them(cora, model_line, number
     assert "JSON refused" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("url", ["/api/facts/", "/api/versions/"])
+def test_an_id_filter_beyond_a_database_key_is_a_400_naming_it(cora, url):
+    response = cora.get(url, {"model_line": "9" * 30})
+    assert response.status_code == 400
+    assert "model_line" in response.json()
+
+
 def test_a_model_line_given_as_a_fraction_or_an_unknown_field_is_refused(cora, model_line):
     fraction = cora.post("/api/facts/", readme_fact(model_line, model_line=1.5), format="json")
     assert fraction.status_code == 400 and fraction.json() == {"model_line": ["give the model line's name"]}
