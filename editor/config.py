@@ -260,10 +260,11 @@ def _paper_modules(loaded: LoadedModel) -> list[str] | None:
 # earlier facts per version) 0.774 / 0.274 / 0.759, retention 0.762; nu=3 loses on all four (editor/README.md,
 # "Retention"). It is on for the small Llamas it was measured on: its state is a d_in x d_in float64 sum per
 # module, 94 MB on SmolLM2 (47 MB stored per version) but 8 GB on a 7B model's five down_proj.
-# With the platform's loop retrying what did not take, mu 5e3 keeps the locality the retried rows cost (records
-# 1-1,000: LS 0.748 -> 0.761, held out 0.749 -> 0.768, drift +6.0% -> +4.6%) for what the model says (greedy ES
-# 0.891 -> 0.860, retention 0.892 -> 0.863; through the platform 91.0% -> 89.7% of what took still said): an
-# option, not the default (editor/README.md, "Buying locality back").
+# With the platform's loop (400 earlier facts asked, retrying what did not take), mu 5e3 keeps the locality the
+# retried rows cost (records 1-1,000: LS 0.745 -> 0.763, held out 0.752 -> 0.768, drift +5.5% -> +4.7% held out)
+# for what the model says (greedy ES 0.924 -> 0.898, retention 0.930 -> 0.906; through the platform 91.0% ->
+# 89.7% of what took still said): an option, not the default (editor/README.md, "Buying locality back" and
+# "The platform's sample in the bench").
 # The calibration edits (statements: "The capital of France is") seed a new line's normaliser with a distribution
 # ZsRE's questions do not share: as their 233 rows per module they hold a first batch of 100 to 61 edits that took,
 # against 78 weighed as 20 rows (``calibrate_rows=20``). Over 1,000 edits that buys +0.03 greedy ES and retention
