@@ -14,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from apps.core.strict_json import MAX_INT
+
 # The answers of amend.refusals.exception_handler, for the schema of every write: `responses={..., **REFUSALS}`.
 REFUSALS = {
     400: OpenApiResponse(description="invalid input: the body names each field and the reason"),
@@ -28,7 +30,7 @@ class IdFilter(django_filters.NumberFilter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("max_value", MAX_INT)
         super().__init__(*args, **kwargs)
 
 
