@@ -90,6 +90,8 @@
     form.addEventListener("change", function (event) {
       if (event.target.matches('[name="model_line"], [name="prompt"], [name="target"]')) { check(); }
     });
+    // What was typed before this script ran (a slow page, a form the browser restored) is checked too.
+    check();
   }
 
   // Put keyboard focus on the error summary after a refused submission.

@@ -121,6 +121,17 @@ def test_curator_submits_reviewer_approves_and_both_see_the_timeline(
     assert fact.state == FactState.APPROVED and fact.revision == 2
 
 
+def test_the_edit_page_shows_a_conflict_before_anything_is_typed(live_server, page, team):
+    from playwright.sync_api import expect
+
+    bacon = FactEdit.objects.get(target="Francis Bacon")
+    sign_in(page, live_server, bacon.submitter.username)
+    page.goto(f"{live_server.url}/facts/{bacon.pk}/edit/")
+    panel = page.locator("#conflict-panel")
+    expect(panel).to_contain_text("Conflicts with 1 live fact")
+    expect(panel).to_contain_text("Christopher Marlowe")
+
+
 def test_keyboard_users_can_skip_to_the_content_and_see_where_focus_is(live_server, page, team):
     sign_in(page, live_server, "carla")
     page.keyboard.press("Tab")
