@@ -1,7 +1,8 @@
 """The lineage's repair loop as the benchmark runs it: the platform's self-check between turns.
 
 After each turn a seeded sample of the earlier edits that were said is asked again; those no longer said
-(regressed) are rows of the next turn's batch. With ``retry_untaken`` an edit the model did not say right
+(regressed) are rows of the next turn's batch. As on the platform, the sample leaves out the turn's own rows
+and the edits held after their last re-application. With ``retry_untaken`` an edit the model did not say right
 after its own batch (or after a re-application) is a row of the next batch too. Either way an edit is
 re-applied at most ``max_reapplications`` times, the platform's line setting of the same name.
 """
@@ -29,6 +30,7 @@ class RepairLoop:
     max_reapplications: int = 2
     said: list[EditRequest] = field(default_factory=list)  # said when last asked: the sample's pool
     reapplied: Counter = field(default_factory=Counter)  # (prompt, target) -> times re-applied
+    held: set = field(default_factory=set)  # (prompt, target) past max_reapplications: no longer asked
 
     def after_turn(
         self, loaded, done: int, own: list[tuple[EditRequest, bool]], reapplied_rows: list[EditRequest]
@@ -39,7 +41,8 @@ class RepairLoop:
         re-applied. The sample is drawn from what was said before this turn (what the turn may have worn down).
         """
         started = time.perf_counter()
-        pool = list(self.said)
+        in_turn = {_key(r) for r in reapplied_rows}
+        pool = [r for r in self.said if _key(r) not in self.held and _key(r) not in in_turn]
         asked = random.Random(self.seed * 100_003 + done).sample(pool, min(self.sample, len(pool)))
         again = reapplied_rows if self.retry_untaken else []
         answers = says_now(loaded, asked + again)
@@ -54,6 +57,8 @@ class RepairLoop:
             if self.reapplied[_key(request)] < self.max_reapplications:
                 self.reapplied[_key(request)] += 1
                 rows.append(request)
+            else:
+                self.held.add(_key(request))
         return rows, {
             "asked": len(asked),
             "regressed": len(regressed),

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from bench.__main__ import main
+from bench.repair import RepairLoop
 from editor.metrics import (
     GENERATION_EFFICACY,
     GENERATION_RETENTION,
@@ -96,7 +97,8 @@ def test_the_repair_loop_re_applies_only_earlier_edits_that_took_and_regressed(m
     checks = [t["repair"] for t in turns[:-1]]
     took_before = 0
     for turn, check in zip(turns, checks, strict=False):
-        assert check["asked"] == took_before  # every edit that took in an earlier turn (9 >= all), none that did not
+        # Every edit that took in an earlier turn (9 >= all), none that did not, none the turn re-applied.
+        assert check["asked"] == took_before - turn["repaired"]
         assert check["regressed"] <= check["asked"]
         took_before += turn["took"]
     if took_before:  # of the edits of turns 1-3 that took, the share still said after turn 4
@@ -121,6 +123,19 @@ def test_an_edit_that_did_not_take_is_retried_at_most_max_reapplications_times(m
     assert [t["repaired"] for t in turns] == [0, 1, 1, 1]
     assert [t["repair"]["retried"] for t in turns[:-1]] == [1, 2, 2]
     assert [t["repair"]["given_up"] for t in turns[:-1]] == [0, 1, 1]
+
+
+def test_the_loop_asks_neither_the_turns_own_rows_nor_the_edits_it_gave_up_on(gpt2):
+    # The untouched tiny model says none of these: every edit asked has regressed.
+    loop = RepairLoop(sample=9, seed=0, max_reapplications=1, said=edits()[:3])
+    rows, check = loop.after_turn(gpt2, 1, [], [])
+    assert (check["asked"], check["regressed"], len(rows)) == (3, 3, 3)
+    _, check = loop.after_turn(gpt2, 2, [], rows)  # the turn that re-applied them: they are its own rows
+    assert check["asked"] == 0
+    rows, check = loop.after_turn(gpt2, 3, [], [])  # regressed again, past the limit: held
+    assert (check["asked"], rows, check["given_up"]) == (3, [], 3)
+    _, check = loop.after_turn(gpt2, 4, [], [])
+    assert check["asked"] == 0
 
 
 @pytest.mark.parametrize(
