@@ -30,7 +30,7 @@ class RepairLoop:
     max_reapplications: int = 2
     said: list[EditRequest] = field(default_factory=list)  # said when last asked: the sample's pool
     reapplied: Counter = field(default_factory=Counter)  # (prompt, target) -> times re-applied
-    held: set = field(default_factory=set)  # (prompt, target) past max_reapplications: no longer asked
+    held: set[tuple[str, str]] = field(default_factory=set)  # (prompt, target) past max_reapplications: no longer asked
 
     def after_turn(
         self, loaded, done: int, own: list[tuple[EditRequest, bool]], reapplied_rows: list[EditRequest]
