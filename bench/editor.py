@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --repair: how often one edit is re-applied at most (the line setting of the same name)",
     )
     p.add_argument(
+        "--full-check-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --repair: every K turns ask every earlier edit said, not a sample (the platform's scheduled "
+        "full check, whose regressed facts ride the next batch too; 0 = never)",
+    )
+    p.add_argument(
         "--parallel",
         action="store_true",
         help="run the methods' processes at the same time (a shared machine: each meets the same load)",
@@ -251,7 +259,7 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     setup_s = time.perf_counter() - t0
 
     repair = (
-        RepairLoop(args.repair, args.seed, args.retry_untaken, args.max_reapplications)
+        RepairLoop(args.repair, args.seed, args.retry_untaken, args.max_reapplications, args.full_check_every)
         if args.repair and method == "amend"
         else None
     )
@@ -402,10 +410,14 @@ def main(argv: list[str] | None = None) -> int:
             raise EditorError("method published needs --published PATH (a checkout of the published UltraEdit code)")
         if args.batch_size < 1 or args.turns < 1:
             raise EditorError("--batch-size and --turns must be at least 1")
-        if args.repair < 0 or args.max_reapplications < 0:
-            raise EditorError("--repair and --max-reapplications must be at least 0")
-        if args.retry_untaken and not args.repair:
-            raise EditorError("--retry-untaken is part of the repair loop: give --repair N too")
+        counts = {"--repair": args.repair, "--max-reapplications": args.max_reapplications}
+        counts["--full-check-every"] = args.full_check_every
+        for flag, value in counts.items():
+            if value < 0:
+                raise EditorError(f"{flag} must be at least 0, got {value}")
+        for flag, given in (("--retry-untaken", args.retry_untaken), ("--full-check-every", args.full_check_every)):
+            if given and not args.repair:
+                raise EditorError(f"{flag} is part of the repair loop: give --repair N too")
         settings = parse_settings(args.set)
         settings["published"] = {**settings["ultraedit"], **settings["published"]}
         requests = read_zsre(args.data, limit=args.batch_size * args.turns)

@@ -138,6 +138,17 @@ def test_the_loop_asks_neither_the_turns_own_rows_nor_the_edits_it_gave_up_on(gp
     assert check["asked"] == 0
 
 
+def test_every_kth_turn_the_loop_asks_every_edit_said_as_a_full_check_would(gpt2):
+    # The untouched tiny model says none of these: every edit asked has regressed and comes back next turn.
+    loop = RepairLoop(sample=1, seed=0, max_reapplications=5, full_check_every=2, said=edits()[:4])
+    rows, check = loop.after_turn(gpt2, 1, [], [])
+    assert (check["asked"], check["full_check"], len(rows)) == (1, False, 1)
+    rows, check = loop.after_turn(gpt2, 2, [], rows)  # all four but the one this turn re-applied
+    assert (check["asked"], check["full_check"], len(rows)) == (3, True, 3)
+    _, check = loop.after_turn(gpt2, 3, [], rows)
+    assert (check["asked"], check["full_check"]) == (1, False)
+
+
 @pytest.mark.parametrize(
     ("rows", "extra", "message"),
     [
@@ -147,7 +158,9 @@ def test_the_loop_asks_neither_the_turns_own_rows_nor_the_edits_it_gave_up_on(gp
         ("ok", ["--set", "amend.speed=2"], "--set 'amend.speed=2'"),
         ("ok", ["--method", "published"], "method published needs --published PATH"),
         ("ok", ["--retry-untaken"], "--retry-untaken is part of the repair loop: give --repair N too"),
-        ("ok", ["--repair", "5", "--max-reapplications", "-1"], "--max-reapplications must be at least 0"),
+        ("ok", ["--full-check-every", "2"], "--full-check-every is part of the repair loop: give --repair N too"),
+        ("ok", ["--repair", "5", "--max-reapplications", "-1"], "--max-reapplications must be at least 0, got -1"),
+        ("ok", ["--repair", "5", "--full-check-every", "-3"], "--full-check-every must be at least 0, got -3"),
     ],
 )
 def test_bench_bad_input_is_one_line_and_exit_code_2(model_dir, tmp_path, capsys, rows, extra, message):
