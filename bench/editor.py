@@ -410,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
             raise EditorError("method published needs --published PATH (a checkout of the published UltraEdit code)")
         if args.batch_size < 1 or args.turns < 1:
             raise EditorError("--batch-size and --turns must be at least 1")
-        counts = {"--repair": args.repair, "--max-reapplications": args.max_reapplications}
-        counts["--full-check-every"] = args.full_check_every
+        counts = {
+            "--repair": args.repair,
+            "--max-reapplications": args.max_reapplications,
+            "--full-check-every": args.full_check_every,
+        }
         for flag, value in counts.items():
             if value < 0:
                 raise EditorError(f"{flag} must be at least 0, got {value}")
