@@ -1,6 +1,7 @@
 """``python -m bench pipeline``: approval-to-production time of a batch on the bundled model.
 
-    python -m bench pipeline [--facts 100] [--batches 2] [--open-gates] [--check] [--model DIR] [--data FILE] [--json]
+    python -m bench pipeline [--facts 100] [--batches 2] [--open-gates] [--check] [--set KEY=VALUE ...]
+                             [--model DIR] [--data FILE] [--json]
 
 Runs the pipeline's own code (workers.pipeline, the promotion action, the alias and checkpoint
 tasks) in a child process against a throwaway SQLite database, MLflow store and worker cache in a
@@ -21,6 +22,7 @@ delta under 1% of a checkpoint, pages under 300 ms, a full check of 1,000 facts 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -157,9 +159,11 @@ def run_benchmark(
     check: bool,
     log: Callable[[str], object],
     line_settings: dict[str, int] | None = None,
+    editor_settings: dict[str, Any] | None = None,
 ) -> Report:
     """In the throwaway environment: approve ``batches`` batches of ``facts`` facts and time each to production.
-    ``line_settings``: the line's own settings the run changes (the self-check's sample, its re-application limit)."""
+    ``line_settings``: the line's own settings the run changes (the self-check's sample, its re-application limit);
+    ``editor_settings``: the line's editor settings (an option of the editor measured through the platform)."""
     from django.contrib.auth import get_user_model
     from django.core.exceptions import ValidationError
     from django.core.management import call_command
@@ -202,6 +206,7 @@ def run_benchmark(
                 else {}
             ),
             **(line_settings or {}),
+            **({"editor_settings": editor_settings} if editor_settings else {}),
         )
     except ValidationError as exc:
         raise BenchError(f"the line refused its settings: {'; '.join(exc.messages)}") from None
@@ -269,9 +274,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the line's max_reapplications (default: the line's default)",
     )
+    p.add_argument(
+        "--set",
+        dest="editor_settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an editor setting of the line (its editor_settings), e.g. steps=6; repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and MLflow store")
     return p
+
+
+def parse_editor_settings(items: list[str]) -> dict[str, Any]:
+    """``--set steps=6 --set mu=5e3`` -> {"steps": 6, "mu": 5000.0}, checked by the editor's own rules;
+    BenchError in one line on anything it refuses."""
+    from editor import EditorConfig, EditorError
+
+    chosen: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--set {item!r}: expected KEY=VALUE, e.g. steps=6")
+        try:
+            chosen[key] = json.loads(value)
+        except json.JSONDecodeError:
+            chosen[key] = value  # a word, e.g. answer_end=period
+    try:
+        EditorConfig.from_dict(chosen)
+    except (EditorError, TypeError) as exc:
+        raise BenchError(f"--set: {exc}") from None
+    return chosen
 
 
 def main(argv: list[str]) -> int:
@@ -286,6 +320,7 @@ def main(argv: list[str]) -> int:
     }
     if any(value < 0 for value in line_settings.values()):
         raise BenchError("--recheck and --max-reapplications must be at least 0")
+    editor_settings = parse_editor_settings(args.editor_settings)
     if not (model_dir / "config.json").is_file():
         raise BenchError(
             f"no model at {model_dir}: prepare it with "
@@ -306,6 +341,7 @@ def main(argv: list[str]) -> int:
         check=args.check,
         log=print,
         line_settings=line_settings,
+        editor_settings=editor_settings,
     )
     print(report.table(GOAL_SECONDS, GOAL_DELTA_SHARE))
     if args.json:
@@ -333,6 +369,8 @@ def run_isolated(model_dir: Path, data: Path, args: argparse.Namespace) -> int:
     argv += ["--open-gates"] * args.open_gates + ["--check"] * args.check + ["--json"] * args.json
     for dest, (flag, _) in LINE_OPTIONS.items():
         argv += [flag, str(getattr(args, dest))] if getattr(args, dest) is not None else []
+    for item in args.editor_settings:
+        argv += ["--set", item]
     try:
         code = subprocess.call([sys.executable, "-m", "bench", "pipeline", *argv], env=env, cwd=settings.BASE_DIR)
     finally:

@@ -27,7 +27,7 @@ def test_help_lists_the_options(capsys):
     code, out, _ = run(capsys, "pipeline", "--help")
     assert code == 0
     assert "--data" in out and "--open-gates" in out and "smollm2-135m" in out
-    assert "--recheck" in out and "--max-reapplications" in out
+    assert "--recheck" in out and "--max-reapplications" in out and "--set KEY=VALUE" in out
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,8 @@ def test_help_lists_the_options(capsys):
         (["pipeline", "--facts", "0"], "error: --facts and --batches must be at least 1\n"),
         (["pipeline", "--recheck", "-1"], "error: --recheck and --max-reapplications must be at least 0\n"),
         (["pipeline", "--max-reapplications", "-3"], "error: --recheck and --max-reapplications must be at least 0\n"),
+        (["pipeline", "--set", "steps"], "error: --set 'steps': expected KEY=VALUE, e.g. steps=6\n"),
+        (["pipeline", "--set", "stepz=6"], "error: --set: unknown editor setting(s): stepz (method amend)\n"),
     ],
 )
 def test_bad_options_are_refused_in_one_line(capsys, argv, message):
