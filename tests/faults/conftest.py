@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -148,20 +148,42 @@ def database_proxy() -> Iterator[DatabaseProxy]:
 @dataclass
 class FakeMlflow:
     """A local MLflow address that misbehaves: `hang` accepts connections and never answers; `refuse` answers
-    every request with 403 PERMISSION_DENIED, as a server behind an access proxy would. `requests` counts."""
+    every request with 403 PERMISSION_DENIED, as a server behind an access proxy would. `requests` counts;
+    `connected_at` holds when each connection came (time.monotonic() of this process)."""
 
     url: str
     requests: list[str]
+    connected_at: list[float] = field(default_factory=list)
 
 
 @pytest.fixture
 def hanging_mlflow() -> Iterator[FakeMlflow]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen(128)  # the kernel completes connections into the backlog; nobody ever reads them
+    server.listen(128)
+    server.settimeout(0.2)
+    fake = FakeMlflow(f"http://127.0.0.1:{server.getsockname()[1]}", [])
+    held: list[socket.socket] = []  # accepted and never read: every request waits for its answer forever
+    stopped = threading.Event()
+
+    def hold_connections() -> None:
+        while not stopped.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            fake.connected_at.append(time.monotonic())
+            held.append(conn)
+
+    holder = threading.Thread(target=hold_connections, daemon=True)
+    holder.start()
     try:
-        yield FakeMlflow(f"http://127.0.0.1:{server.getsockname()[1]}", [])
+        yield fake
     finally:
+        stopped.set()
+        holder.join()
+        for conn in held:
+            conn.close()
         server.close()
 
 

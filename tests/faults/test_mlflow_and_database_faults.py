@@ -24,16 +24,18 @@ def test_mlflow_that_never_answers_fails_the_batch_within_bounds_and_hands_the_f
 ):
     batch, fact_ids = released(pipeline_line, approve_edits, operator)
     workers.start("w1", MLFLOW_TRACKING_URI=hanging_mlflow.url, **IMPATIENT)
-    started = time.monotonic()
 
-    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=90)
-    elapsed = time.monotonic() - started
+    wait("the batch to fail", lambda: Batch.objects.get(pk=batch.pk).state == BatchState.FAILED, timeout=120)
+    failed_at = time.monotonic()
     batch.refresh_from_db()
     assert "MLflow unreachable after 1 retries" in batch.failure_reason
     assert states(fact_ids) == {FactState.APPROVED}, "the facts wait for the next batch, not held"
     assert not ModelVersion.objects.filter(model_line=pipeline_line).exists()
-    # Two deliveries of two tries of 2 s each, plus loading the model once: bounded, whatever MLflow does.
-    assert elapsed < 60
+    # Two deliveries of two tries of 2 s each: what a hanging MLflow costs is bounded, however long the edit
+    # before the first try took on this machine.
+    tries = hanging_mlflow.connected_at
+    assert len(tries) == 4, tries
+    assert failed_at - tries[0] < 30
 
 
 def test_mlflow_refusing_with_a_4xx_is_not_retried_as_unreachable(
