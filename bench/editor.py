@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from bench.memory import PeakMemory
+from bench.published import PublishedUltraEdit, check_checkout
 from bench.questions import by_question, question_of
 from bench.repair import RepairLoop
 from bench.report import print_table, turn_shares
@@ -232,8 +233,6 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
 
     t0 = time.perf_counter()
     if method == "published":
-        from bench.published import PublishedUltraEdit
-
         reference = EditorConfig.for_model(loaded, method="ultraedit", **settings)
         config = {"method": "published", "modules": reference.modules, "lr": reference.lr, "lam": 1.0}
         # The published code loads its own copy of the model: drop ours so memory is its alone.
@@ -358,9 +357,9 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
     }
 
 
-def _in_children(argv: list[str], methods: list[str], parallel: bool) -> list[dict]:
+def _in_children(argv: list[str], methods: list[str], parallel: bool) -> tuple[list[dict], list[str]]:
     """Run each method in a fresh process (its own peak memory), one after the other or all at once, and read
-    back their figures in the order given."""
+    back the figures of those that finished, in the order given, with a line for each that failed."""
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / f"{i}.json" for i in range(len(methods))]
         cmds = [
@@ -372,10 +371,13 @@ def _in_children(argv: list[str], methods: list[str], parallel: bool) -> list[di
             codes = [child.wait() for child in children]
         else:
             codes = [subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False).returncode for cmd in cmds]
+        results, failed = [], []
         for m, code, out in zip(methods, codes, outs, strict=True):
             if code != 0 or not out.is_file():
-                raise EditorError(f"method {m} failed (exit code {code})")
-        return [json.loads(out.read_text())["results"][0] for out in outs]
+                failed.append(f"method {m} failed (exit code {code})")
+            else:
+                results.append(json.loads(out.read_text())["results"][0])
+        return results, failed
 
 
 def _child_argv(argv: list[str]) -> list[str]:
@@ -406,8 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         for m in methods:
             if m not in METHODS:
                 raise EditorError(f"unknown method {m!r}: use amend, ultraedit, ft or published")
-        if "published" in methods and not args.published:
-            raise EditorError("method published needs --published PATH (a checkout of the published UltraEdit code)")
+        if "published" in methods:
+            if not args.published:
+                raise EditorError(
+                    "method published needs --published PATH (a checkout of the published UltraEdit code)"
+                )
+            check_checkout(Path(args.published))
         if args.batch_size < 1 or args.turns < 1:
             raise EditorError("--batch-size and --turns must be at least 1")
         counts = {
@@ -425,17 +431,21 @@ def main(argv: list[str] | None = None) -> int:
         settings["published"] = {**settings["ultraedit"], **settings["published"]}
         requests = read_zsre(args.data, limit=args.batch_size * args.turns)
         fluency_text = Path(args.fluency).read_text(encoding="utf-8") if args.fluency else DEFAULT_FLUENCY_TEXT
+        failed: list[str] = []
         if args.in_process or len(methods) == 1:
             results = [run_method(args, m, settings[m], requests, fluency_text) for m in methods]
         else:
-            results = _in_children(_child_argv(argv), methods, args.parallel)
+            results, failed = _in_children(_child_argv(argv), methods, args.parallel)
     except EditorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
         return 2
-    print_table(results)
+    if results:  # the methods that finished keep their figures when another failed
+        print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "data": args.data, "results": results}, indent=2))
-    return 0
+    for line in failed:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if failed else 0

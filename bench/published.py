@@ -12,6 +12,7 @@ logs through wandb, for which a do-nothing stand-in is installed in ``sys.module
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import tempfile
@@ -30,9 +31,22 @@ def _stub_wandb() -> None:
         sys.modules["wandb"] = stub
 
 
-def _import_repo(repo: Path):
+# The import names of bench/requirements.txt: what the published code needs beyond Amend's own.
+REQUIREMENTS = ("hydra", "omegaconf", "nltk")
+
+
+def check_checkout(repo: Path) -> None:
+    """EditorError unless ``repo`` is a checkout of the published code and its requirements are installed: asked
+    before any method runs, so a run of several methods does not fail after the first has spent its time."""
     if not (repo / "editor" / "ultraedit.py").is_file():
         raise EditorError(f"{repo} is not a checkout of the published UltraEdit code (no editor/ultraedit.py)")
+    missing = [name for name in REQUIREMENTS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise EditorError(f"the published code needs {', '.join(missing)}: pip install -r bench/requirements.txt")
+
+
+def _import_repo(repo: Path):
+    check_checkout(repo)
     _stub_wandb()
     sys.path.insert(0, str(repo))
     # Its package is also called ``editor``: ours steps aside from sys.modules while its modules import (they
@@ -74,9 +88,9 @@ class PublishedUltraEdit:
         device: str,
         minibatch: int = 10,
     ) -> None:
+        make_loader, zsre_dataset, ultraedit, make_model = _import_repo(Path(repo))
         from omegaconf import OmegaConf
 
-        make_loader, zsre_dataset, ultraedit, make_model = _import_repo(Path(repo))
         self._work = tempfile.TemporaryDirectory(prefix="published-ultraedit-")
         work = Path(self._work.name)
         records = [

@@ -176,6 +176,49 @@ def test_bench_bad_input_is_one_line_and_exit_code_2(model_dir, tmp_path, capsys
     assert "Traceback" not in err and err.count("\n") == 1
 
 
+def fake_checkout(path):
+    """A directory shaped like the published checkout at a glance, whose modules do not import."""
+    (path / "editor").mkdir(parents=True)
+    (path / "editor" / "ultraedit.py").write_text("")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("requirements", "message"),
+    [
+        ((), "is not a checkout of the published UltraEdit code"),
+        (("amend_no_such_module",), "the published code needs amend_no_such_module: pip install -r bench/requirements"),
+    ],
+)
+def test_the_published_codes_checkout_and_requirements_are_asked_before_any_method_runs(
+    model_dir, tmp_path, capsys, monkeypatch, requirements, message
+):
+    monkeypatch.setattr("bench.published.REQUIREMENTS", requirements)
+    checkout = tmp_path / "missing" if not requirements else fake_checkout(tmp_path / "ultraedit")
+    data = write_data(tmp_path / "edits.jsonl", zsre_rows())
+    argv = ["--model", str(model_dir), "--data", str(data), "--batch-size", "2", "--turns", "2", "--device", "cpu"]
+    code = main(["editor", *argv, "--method", "amend", "--published", str(checkout), "--json", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # no method ran
+
+
+def test_a_method_that_fails_in_its_process_leaves_the_others_figures(model_dir, tmp_path, capsys, monkeypatch):
+    # The parent's check passes; the child of ``published`` fails on the checkout's modules (or its requirements).
+    monkeypatch.setattr("bench.published.REQUIREMENTS", ())
+    checkout = fake_checkout(tmp_path / "ultraedit")
+    data = write_data(tmp_path / "edits.jsonl", zsre_rows())
+    out = tmp_path / "bench.json"
+    argv = ["--model", str(model_dir), "--data", str(data), "--batch-size", "2", "--turns", "1", "--device", "cpu"]
+    code = main(["editor", *argv, "--method", "ultraedit", "--published", str(checkout), "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "error: method published failed (exit code 2)" in captured.err
+    assert "ES (efficacy, token)" in captured.out  # ultraedit's table is printed
+    assert [r["method"] for r in json.loads(out.read_text())["results"]] == ["ultraedit"]
+
+
 def test_figures_are_split_by_whether_a_question_carries_one_target_or_several(tmp_path):
     """Two wordings of one question (same subject and true answer) with different targets can't both be
     said by a model that answers the question one way: the bench reports them apart, with the bound."""
