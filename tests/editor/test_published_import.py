@@ -7,6 +7,7 @@ from bench.published import _import_repo
 
 
 def test_the_published_editor_package_loads_beside_amends(tmp_path, monkeypatch):
+    monkeypatch.setattr("bench.published.REQUIREMENTS", ())  # its own requirements are bench/requirements.txt's
     monkeypatch.setattr(sys, "path", list(sys.path))
     for name in ("data", "model"):
         monkeypatch.delitem(sys.modules, name, raising=False)
