@@ -1,10 +1,10 @@
-"""``python -m bench {editor,api,pipeline,lineage} [options]``: Amend's benchmarks (tooling, not production)."""
+"""``python -m bench {editor,speed,api,pipeline,lineage} [options]``: Amend's benchmarks (tooling, not production)."""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = "usage: python -m bench {editor,api,pipeline,lineage} [options]  (--help after a command for its options)"
+USAGE = "usage: python -m bench {editor,speed,api,pipeline,lineage} [options]  (--help after a command for its options)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.editor import main as editor_main
 
         return editor_main(rest)
+    if command == "speed":
+        from bench.speed import main as speed_main
+
+        return speed_main(rest)
     if command == "lineage":
         from bench.lineage import main as lineage_main
 
