@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from bench.memory import PeakMemory
+from bench.memory import PeakMemory, synchronize
 from bench.published import PublishedUltraEdit, check_checkout
 from bench.questions import by_question, question_of
 from bench.repair import RepairLoop
@@ -168,12 +168,12 @@ def plain_forward_backward(model, batch, repeats: int = 1) -> tuple[float, float
     times, cpu = [], []
     try:
         for _ in range(repeats):
-            _sync(batch.input_ids.device)
+            synchronize(batch.input_ids.device)
             t0, c0 = time.perf_counter(), time.process_time()
             with torch.enable_grad():
                 logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
                 edit_loss(logits, batch).backward()
-            _sync(batch.input_ids.device)
+            synchronize(batch.input_ids.device)
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             for p in params:
@@ -184,11 +184,6 @@ def plain_forward_backward(model, batch, repeats: int = 1) -> tuple[float, float
             p.grad = None
             p.requires_grad_(flag)
     return sorted(times)[len(times) // 2], sorted(cpu)[len(cpu) // 2]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def fits(loaded, request) -> bool:
@@ -277,10 +272,10 @@ def run_method(args, method: str, settings: dict, requests, fluency_text: str) -
         del batch
         gc.collect()
         with PeakMemory(loaded.device) as mem:
-            _sync(loaded.device)
+            synchronize(loaded.device)
             started, cpu_started = time.perf_counter(), time.process_time()
             extra = side.edit_turn(turn - 1) or {}
-            _sync(loaded.device)
+            synchronize(loaded.device)
             latency, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         per_turn.append(
             {

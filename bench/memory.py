@@ -1,4 +1,5 @@
-"""Peak memory of a stretch of work: CUDA's allocator peak on a GPU, sampled RSS on the CPU.
+"""Peak memory of a stretch of work (CUDA's allocator peak on a GPU, sampled RSS on the CPU), and the device
+synchronisation a timer of GPU work needs.
 
 torch's CPU tensors live outside Python's allocator (tracemalloc does not see them), so on the
 CPU the process's resident set is sampled by a background thread every few milliseconds.
@@ -44,3 +45,9 @@ class PeakMemory:
             self._stop.set()
             self._thread.join()
             self.peak_bytes = max(self.peak_bytes, self._proc.memory_info().rss)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a timer read next counts it (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

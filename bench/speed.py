@@ -26,9 +26,10 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from bench.cli import BenchError, BenchParser
-from bench.memory import PeakMemory
+from bench.editor import parse_settings  # the editor bench's --set grammar, stated once
+from bench.memory import PeakMemory, synchronize
 from editor import Editor, EditorConfig, EditorError, EditRequest, load_model, read_zsre, wrap_model
-from editor.model import DTYPES, LoadedModel
+from editor.model import DTYPES, LoadedModel, resolve_device
 
 
 @dataclass(frozen=True)
@@ -76,22 +77,9 @@ def random_model(shape_name: str, tokenizer, device: str, dtype: str, seed: int)
         pad_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(seed)
-    with torch.device(_device(device)):
+    with resolve_device(device):
         model = AutoModelForCausalLM.from_config(config)
     return wrap_model(model.to(DTYPES[dtype]), tokenizer, f"random {shape_name}")
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"--device {name}: no CUDA device here")
-    return torch.device(name)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def turns_of(requests: list[EditRequest], batch_size: int, turns: int) -> list[list[EditRequest]]:
@@ -111,15 +99,15 @@ def time_method(loaded: LoadedModel, method: str, settings: dict, turns: list[li
     started = time.perf_counter()
     editor.prepare()
     editor.ensure_calibrated()
-    _sync(loaded.device)
+    synchronize(loaded.device)
     setup_s = time.perf_counter() - started
     per_turn = []
     for index, batch in enumerate(turns, start=1):
         with PeakMemory(loaded.device) as mem:
-            _sync(loaded.device)
+            synchronize(loaded.device)
             started = time.perf_counter()
             editor.apply(batch)
-            _sync(loaded.device)
+            synchronize(loaded.device)
             seconds = time.perf_counter() - started
         per_turn.append(
             {
@@ -209,8 +197,6 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError("--batch-size and --turns must be at least 1")
         if args.shape and not Path(args.tokenizer).is_dir():
             raise BenchError(f"--tokenizer {args.tokenizer!r} is not a directory")
-        from bench.editor import parse_settings  # the editor bench's --set grammar, stated once
-
         settings = parse_settings(args.set)
         turns = turns_of(read_zsre(args.data), args.batch_size, args.turns)
         results = []

@@ -66,7 +66,7 @@ def test_turns_cycle_through_the_records_without_their_paraphrases():
         (["--method", "published"], "--method: use one or more of amend, ultraedit, ft"),
         (["--tokenizer", "/nonexistent"], "is not a directory"),
         (["--turns", "0"], "must be at least 1"),
-        (["--device", "cuda"], "no CUDA device here"),
+        (["--device", "cuda"], "CUDA is not available here"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(files, capsys, extra, message):
