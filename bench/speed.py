@@ -113,7 +113,7 @@ def time_method(loaded: LoadedModel, method: str, settings: dict, turns: list[li
             {
                 "turn": index,
                 "s": seconds,
-                "steps": len(getattr(editor, "last_losses", [])),
+                "steps": len(editor.last_losses),
                 "peak_bytes": mem.peak_bytes,
             }
         )
@@ -166,12 +166,10 @@ def _release(loaded: LoadedModel) -> None:
         torch.cuda.empty_cache()
 
 
-def print_figures(figures: dict, out=None) -> None:
-    out = out or sys.stdout
-    print(f"{figures['model']} ({figures['dtype']}, {figures['device']}): {figures['note']}", file=out)
+def print_figures(figures: dict) -> None:
+    print(f"{figures['model']} ({figures['dtype']}, {figures['device']}): {figures['note']}")
     print(
         f"{'method':<10} {'edits':>7} {'edit s':>9} {'edits/s':>9} {'s/turn':>15} {'steps':>7} {'peak MiB':>10}",
-        file=out,
     )
     for r in figures["results"]:
         seconds = [t["s"] for t in r["per_turn"]]
@@ -180,7 +178,6 @@ def print_figures(figures: dict, out=None) -> None:
             f"{r['method']:<10} {r['edits']:>7} {r['edit_s']:>9.1f} {r['edits_per_s']:>9.1f} "
             f"{min(seconds):>7.2f}-{max(seconds):<7.2f} {min(steps):>3}-{max(steps):<3} "
             f"{r['peak_bytes'] / 2**20:>10.0f}",
-            file=out,
         )
 
 
